@@ -1,0 +1,26 @@
+#ifndef DETSEG_DETSEG_HPP
+#define DETSEG_DETSEG_HPP
+
+/// @file
+/// Umbrella header: every detseg algorithm. Backend adapters (`<detseg/backend/eigen.hpp>`,
+/// `<detseg/backend/xtensor.hpp>`) and file I/O (`<detseg/io/...>`) are included separately.
+
+#include <detseg/config.hpp>
+#include <detseg/version.hpp>
+
+#include <detseg/core/concepts.hpp>
+#include <detseg/core/error.hpp>
+#include <detseg/core/field_view.hpp>
+#include <detseg/core/parallel.hpp>
+#include <detseg/core/strided_view.hpp>
+#include <detseg/core/tensor.hpp>
+#include <detseg/core/view_traits.hpp>
+
+#include <detseg/box/area.hpp>
+#include <detseg/box/box.hpp>
+#include <detseg/box/clip.hpp>
+#include <detseg/box/convert.hpp>
+#include <detseg/box/filter.hpp>
+#include <detseg/box/iou.hpp>
+
+#endif // DETSEG_DETSEG_HPP
