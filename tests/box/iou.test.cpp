@@ -133,6 +133,7 @@ void check_set(const std::string& set) {
         bk.push_back({b(i, 0), b(i, 1), b(i, 2), b(i, 3)});
     }
     const auto diag = elementwise<M>(ak, bk);
+    CAPTURE(std::string(testing::metric_name(M)));
     REQUIRE(diag.extent(0) == k);
     for (index_t i = 0; i < k; ++i) {
         CHECK(diag(i) == full(i, i));

@@ -31,6 +31,7 @@
 #include <detseg/box/detail/pairwise.hpp>
 #include <detseg/config.hpp>
 #include <detseg/core/concepts.hpp>
+#include <detseg/core/detail/fp.hpp>
 #include <detseg/core/detail/shape.hpp>
 #include <detseg/core/tensor.hpp>
 #include <detseg/core/view_traits.hpp>
@@ -45,11 +46,12 @@ namespace detail {
 
 template <class T>
 inline void inter_union(const box_terms<T>& a, const box_terms<T>& b, T& inter, T& uni) noexcept {
+    DETSEG_NO_FP_CONTRACT
     T w = std::min(a.x2, b.x2) - std::max(a.x1, b.x1);
     T h = std::min(a.y2, b.y2) - std::max(a.y1, b.y1);
     w = w < T(0) ? T(0) : w;
     h = h < T(0) ? T(0) : h;
-    inter = w * h;
+    inter = rounded(w * h);
     uni = (a.area + b.area) - inter;
 }
 
@@ -69,11 +71,12 @@ inline void enclosing(const box_terms<T>& a, const box_terms<T>& b, T& cw, T& ch
 
 template <class T>
 [[nodiscard]] inline T diou_from(const box_terms<T>& a, const box_terms<T>& b, T iou) noexcept {
+    DETSEG_NO_FP_CONTRACT
     T cw, ch;
     enclosing(a, b, cw, ch);
-    const T diag2 = (cw * cw + ch * ch) + T(1e-7);
+    const T diag2 = (rounded(cw * cw) + rounded(ch * ch)) + T(1e-7);
     const T dx = a.cx - b.cx, dy = a.cy - b.cy;
-    const T rho2 = dx * dx + dy * dy;
+    const T rho2 = rounded(dx * dx) + rounded(dy * dy);
     return iou - rho2 / diag2;
 }
 
@@ -82,6 +85,7 @@ struct iou_op {
     static constexpr bool ordered = false;
     template <class T>
     [[nodiscard]] static T eval(const box_terms<T>& a, const box_terms<T>& b) noexcept {
+        DETSEG_NO_FP_CONTRACT
         T inter, uni;
         inter_union(a, b, inter, uni);
         return iou_from(inter, uni);
@@ -93,10 +97,11 @@ struct giou_op {
     static constexpr bool ordered = true;
     template <class T>
     [[nodiscard]] static T eval(const box_terms<T>& a, const box_terms<T>& b) noexcept {
+        DETSEG_NO_FP_CONTRACT
         T inter, uni, cw, ch;
         inter_union(a, b, inter, uni);
         enclosing(a, b, cw, ch);
-        const T c = cw * ch;
+        const T c = rounded(cw * ch);
         return iou_from(inter, uni) - (c - uni) / (c > T(0) ? c : T(1));
     }
 };
@@ -106,6 +111,7 @@ struct diou_op {
     static constexpr bool ordered = true;
     template <class T>
     [[nodiscard]] static T eval(const box_terms<T>& a, const box_terms<T>& b) noexcept {
+        DETSEG_NO_FP_CONTRACT
         T inter, uni;
         inter_union(a, b, inter, uni);
         return diou_from(a, b, iou_from(inter, uni));
@@ -117,6 +123,7 @@ struct ciou_op {
     static constexpr bool ordered = true;
     template <class T>
     [[nodiscard]] static T eval(const box_terms<T>& a, const box_terms<T>& b) noexcept {
+        DETSEG_NO_FP_CONTRACT
         T inter, uni;
         inter_union(a, b, inter, uni);
         const T iou = iou_from(inter, uni);
@@ -124,7 +131,7 @@ struct ciou_op {
         const T d = a.theta - b.theta;
         const T v = (T(0.40528473456935108577551785283891) * (d * d)) * (a.has_aspect * b.has_aspect);
         const T alpha = v / (((T(1) - iou) + v) + T(1e-7));
-        return diou - alpha * v;
+        return diou - rounded(alpha * v);
     }
 };
 
@@ -133,6 +140,7 @@ struct ioa_op {
     static constexpr bool ordered = false;
     template <class T>
     [[nodiscard]] static T eval(const box_terms<T>& a, const box_terms<T>& b) noexcept {
+        DETSEG_NO_FP_CONTRACT
         T inter, uni;
         inter_union(a, b, inter, uni);
         return inter / (a.area > T(0) ? a.area : T(1));

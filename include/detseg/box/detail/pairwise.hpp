@@ -8,6 +8,7 @@
 
 #include <detseg/box/box.hpp>
 #include <detseg/config.hpp>
+#include <detseg/core/detail/fp.hpp>
 #include <detseg/core/detail/shape.hpp>
 #include <detseg/core/parallel.hpp>
 #include <detseg/core/strided_view.hpp>
@@ -32,23 +33,10 @@ struct box_terms {
     T has_aspect;    // 1, or 0 for a box with w = h = 0          (terms_aspect)
 };
 
-/// Forces `v` to be rounded to its type here, so that a compiler allowed to contract
-/// floating-point expressions (GCC's default -ffp-contract=fast with an FMA target) cannot fuse
-/// the product that produced it into a later addition: that would break bit-exactness with
-/// torchvision, whose every tensor operation rounds.
-template <class T>
-inline void materialize(T& v) noexcept {
-#if defined(__GNUC__) || defined(__clang__)
-    asm("" : "+m"(v));
-#else
-    (void)v;
-#endif
-}
-
 template <class T, int Need>
 [[nodiscard]] inline box_terms<T> make_terms(T x1, T y1, T x2, T y2) noexcept {
-    box_terms<T> t{x1, y1, x2, y2, (x2 - x1) * (y2 - y1), T(0), T(0), T(0), T(0)};
-    materialize(t.area);
+    DETSEG_NO_FP_CONTRACT
+    box_terms<T> t{x1, y1, x2, y2, rounded((x2 - x1) * (y2 - y1)), T(0), T(0), T(0), T(0)};
     if constexpr (Need >= terms_centers) {
         t.cx = (x1 + x2) / T(2);
         t.cy = (y1 + y2) / T(2);

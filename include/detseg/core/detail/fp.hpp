@@ -1,0 +1,39 @@
+#ifndef DETSEG_CORE_DETAIL_FP_HPP
+#define DETSEG_CORE_DETAIL_FP_HPP
+
+// Floating-point helpers shared by the kernels that promise bit-exactness with a reference whose
+// every tensor operation rounds (PyTorch).
+
+/// At the start of a function body: no floating-point contraction in it (Clang honours this for
+/// every operation of the block, also after inlining; for GCC `rounded` does the job).
+#if defined(__clang__)
+#define DETSEG_NO_FP_CONTRACT _Pragma("clang fp contract(off)")
+#else
+#define DETSEG_NO_FP_CONTRACT
+#endif
+
+namespace detseg::detail {
+
+/// Returns `x`, rounded to its type here: a compiler allowed to contract floating-point
+/// expressions (GCC's default -ffp-contract=fast with an FMA target such as -march=native) may
+/// not fuse the product that produced `x` into a later addition. Costs nothing otherwise and
+/// keeps loops vectorisable (GCC >= 12 `__builtin_assoc_barrier`, Clang `__arithmetic_fence`;
+/// with older GCC, build with -ffp-contract=off for bit-exactness on FMA targets).
+template <class T>
+[[nodiscard]] inline T rounded(T x) noexcept {
+#if defined(__clang__)
+#if __has_builtin(__arithmetic_fence)
+    return __arithmetic_fence(x);
+#else
+    return x;
+#endif
+#elif defined(__GNUC__) && __GNUC__ >= 12
+    return __builtin_assoc_barrier(x);
+#else
+    return x;
+#endif
+}
+
+} // namespace detseg::detail
+
+#endif // DETSEG_CORE_DETAIL_FP_HPP
