@@ -1,9 +1,9 @@
-#include "support/errors.hpp"
-
 #include <detseg/backend/eigen.hpp>
 #include <detseg/box/iou.hpp>
 #include <detseg/core/strided_view.hpp>
 #include <detseg/core/tensor.hpp>
+
+#include "support/errors.hpp"
 
 #include <Eigen/Core>
 #include <doctest/doctest.h>
@@ -30,7 +30,8 @@ using element_t = typename V::element_type;
 template <class X>
 void fill(X&& x) {
     for (Eigen::Index i = 0; i < x.rows(); ++i)
-        for (Eigen::Index j = 0; j < x.cols(); ++j) x(i, j) = typename std::remove_cvref_t<X>::Scalar(100 * i + j + 1);
+        for (Eigen::Index j = 0; j < x.cols(); ++j)
+            x(i, j) = typename std::remove_cvref_t<X>::Scalar(100 * i + j + 1);
 }
 
 /// Every element of the rank-2 view equals the Eigen object's.
@@ -41,7 +42,8 @@ void expect_same_2d(const V& v, const X& x) {
     REQUIRE(v.extent(1) == index_t(x.cols()));
     int wrong = 0;
     for (index_t i = 0; i < v.extent(0); ++i)
-        for (index_t j = 0; j < v.extent(1); ++j) wrong += !(v(i, j) == x(i, j));
+        for (index_t j = 0; j < v.extent(1); ++j)
+            wrong += !(v(i, j) == x(i, j));
     CHECK(wrong == 0);
 }
 
@@ -51,7 +53,8 @@ void expect_same_1d(const V& v, const X& x) {
     static_assert(V::rank() == 1);
     REQUIRE(v.extent(0) == index_t(x.size()));
     int wrong = 0;
-    for (index_t i = 0; i < v.extent(0); ++i) wrong += !(v[i] == x(i));
+    for (index_t i = 0; i < v.extent(0); ++i)
+        wrong += !(v[i] == x(i));
     CHECK(wrong == 0);
 }
 
@@ -70,7 +73,8 @@ template <class M, class T>
 M to_matrix(const std::vector<T>& flat, Eigen::Index n) {
     M m(n, 4);
     for (Eigen::Index i = 0; i < n; ++i)
-        for (Eigen::Index k = 0; k < 4; ++k) m(i, k) = flat[static_cast<std::size_t>(4 * i + k)];
+        for (Eigen::Index k = 0; k < 4; ++k)
+            m(i, k) = flat[static_cast<std::size_t>(4 * i + k)];
     return m;
 }
 
@@ -140,7 +144,8 @@ TEST_CASE_TEMPLATE("arrays", T, float, double) {
     expect_same_2d(r, ar);
 
     Eigen::Array<T, Eigen::Dynamic, 1> col(5);
-    for (Eigen::Index i = 0; i < 5; ++i) col(i) = T(i * i);
+    for (Eigen::Index i = 0; i < 5; ++i)
+        col(i) = T(i * i);
     auto c = detseg::as_view(col);
     static_assert(decltype(c)::rank() == 1);
     expect_same_1d(c, col);
@@ -148,7 +153,8 @@ TEST_CASE_TEMPLATE("arrays", T, float, double) {
 
 TEST_CASE_TEMPLATE("maps with and without strides", T, float, double) {
     std::vector<T> buf(64);
-    for (std::size_t k = 0; k < buf.size(); ++k) buf[k] = T(k);
+    for (std::size_t k = 0; k < buf.size(); ++k)
+        buf[k] = T(k);
 
     Eigen::Map<matrix_cm<T>> plain(buf.data(), 3, 4);
     auto p = detseg::as_view(plain);
@@ -172,32 +178,36 @@ TEST_CASE_TEMPLATE("maps with and without strides", T, float, double) {
     CHECK(b.stride(1) == 10);
     expect_same_2d(b, both);
 
-    Eigen::Map<matrix_cm<T>, 0, Eigen::OuterStride<>> outer(buf.data(), 3, 4, Eigen::OuterStride<>(7));
+    Eigen::Map<matrix_cm<T>, 0, Eigen::OuterStride<>> outer(buf.data(), 3, 4,
+                                                            Eigen::OuterStride<>(7));
     auto o = detseg::as_view(outer);
     CHECK(o.stride(0) == 1);
     CHECK(o.stride(1) == 7);
     expect_same_2d(o, outer);
 
-    Eigen::Map<matrix_rm<T>, 0, Eigen::OuterStride<>> outer_rm(buf.data(), 3, 4, Eigen::OuterStride<>(9));
+    Eigen::Map<matrix_rm<T>, 0, Eigen::OuterStride<>> outer_rm(buf.data(), 3, 4,
+                                                               Eigen::OuterStride<>(9));
     auto orm = detseg::as_view(outer_rm);
     CHECK(orm.stride(0) == 9);
     CHECK(orm.stride(1) == 1);
     expect_same_2d(orm, outer_rm);
 
-    Eigen::Map<matrix_cm<T>, 0, Eigen::InnerStride<>> inner(buf.data(), 3, 4, Eigen::InnerStride<>(3));
+    Eigen::Map<matrix_cm<T>, 0, Eigen::InnerStride<>> inner(buf.data(), 3, 4,
+                                                            Eigen::InnerStride<>(3));
     auto in = detseg::as_view(inner);
     CHECK(in.stride(0) == 3);
     CHECK(in.stride(1) == 9);
     expect_same_2d(in, inner);
 
-    Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>, 0, Eigen::InnerStride<2>> every_other(buf.data() + 1, 10);
+    Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>, 0, Eigen::InnerStride<2>> every_other(
+        buf.data() + 1, 10);
     auto eo = detseg::as_view(every_other);
     static_assert(decltype(eo)::rank() == 1);
     CHECK(eo.stride(0) == 2);
     expect_same_1d(eo, every_other);
 
-    Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>, 0, Eigen::InnerStride<>> row_step(buf.data(), 6,
-                                                                                     Eigen::InnerStride<>(5));
+    Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>, 0, Eigen::InnerStride<>> row_step(
+        buf.data(), 6, Eigen::InnerStride<>(5));
     auto rs = detseg::as_view(row_step);
     CHECK(rs.stride(0) == 5);
     expect_same_1d(rs, row_step);
@@ -320,12 +330,14 @@ TEST_CASE_TEMPLATE("transpose and diagonal are views with storage", T, float, do
     expect_same_1d(d, m.diagonal());
 }
 
-TEST_CASE_TEMPLATE("segment, head and tail of a vector are viewable" * doctest::may_fail(), T, float, double) {
+TEST_CASE_TEMPLATE("segment, head and tail of a vector are viewable" * doctest::may_fail(), T,
+                   float, double) {
     // segment/head/tail return Eigen::VectorBlock, which derives from Block and so from
     // DenseBase<Block<...>>, not DenseBase<VectorBlock<...>>: detail::eigen_dense (eigen.hpp)
     // rejects it although it has storage.
     Eigen::Matrix<T, Eigen::Dynamic, 1> v(6);
-    for (Eigen::Index i = 0; i < 6; ++i) v(i) = T(i + 1);
+    for (Eigen::Index i = 0; i < 6; ++i)
+        v(i) = T(i + 1);
     using segment_t = decltype(v.segment(1, 3));
     CHECK(detseg::viewable<segment_t>);
     CHECK(detseg::viewable<decltype(v.head(2))>);
@@ -340,7 +352,8 @@ TEST_CASE_TEMPLATE("segment, head and tail of a vector are viewable" * doctest::
 
 TEST_CASE_TEMPLATE("vectors are rank 1", T, float, double) {
     Eigen::Matrix<T, Eigen::Dynamic, 1> v(6);
-    for (Eigen::Index i = 0; i < 6; ++i) v(i) = T(2 * i + 1);
+    for (Eigen::Index i = 0; i < 6; ++i)
+        v(i) = T(2 * i + 1);
     auto a = detseg::as_view(v);
     static_assert(std::is_same_v<decltype(a), strided_view<T, 1>>);
     CHECK(a.data_handle() == v.data());
@@ -384,10 +397,13 @@ TEST_CASE_TEMPLATE("constness follows the Eigen object", T, float, double) {
     const matrix_cm<T>& cm = m;
     static_assert(std::is_same_v<element_t<decltype(detseg::as_view(cm))>, const T>);
     static_assert(std::is_same_v<element_t<decltype(detseg::as_view(m))>, T>);
-    static_assert(std::is_same_v<element_t<decltype(detseg::as_view(cm.block(0, 0, 2, 2)))>, const T>);
+    static_assert(
+        std::is_same_v<element_t<decltype(detseg::as_view(cm.block(0, 0, 2, 2)))>, const T>);
     static_assert(std::is_same_v<element_t<decltype(detseg::as_view(m.block(0, 0, 2, 2)))>, T>);
-    static_assert(std::is_same_v<element_t<decltype(detseg::as_view(Eigen::Map<const matrix_cm<T>>(m.data(), 3, 3)))>,
-                                 const T>);
+    static_assert(
+        std::is_same_v<
+            element_t<decltype(detseg::as_view(Eigen::Map<const matrix_cm<T>>(m.data(), 3, 3)))>,
+            const T>);
 
     auto w = detseg::as_view(Eigen::Map<matrix_cm<T>>(m.data(), 3, 3));
     static_assert(std::is_same_v<element_t<decltype(w)>, T>);
@@ -405,7 +421,8 @@ TEST_CASE_TEMPLATE("writing through a view of a block changes the parent", T, fl
     matrix_cm<T> m = matrix_cm<T>::Zero(5, 6);
     auto v = detseg::as_view(m.block(1, 2, 3, 2));
     for (index_t i = 0; i < 3; ++i)
-        for (index_t j = 0; j < 2; ++j) v(i, j) = T(10 * i + j + 1);
+        for (index_t j = 0; j < 2; ++j)
+            v(i, j) = T(10 * i + j + 1);
     for (Eigen::Index i = 0; i < 5; ++i)
         for (Eigen::Index j = 0; j < 6; ++j) {
             const bool inside = i >= 1 && i < 4 && j >= 2 && j < 4;
@@ -414,7 +431,8 @@ TEST_CASE_TEMPLATE("writing through a view of a block changes the parent", T, fl
 
     matrix_rm<T> r = matrix_rm<T>::Zero(3, 4);
     auto row = detseg::as_view(r.row(1));
-    for (index_t j = 0; j < 4; ++j) row[j] = T(j + 5);
+    for (index_t j = 0; j < 4; ++j)
+        row[j] = T(j + 5);
     CHECK(r(1, 0) == T(5));
     CHECK(r(1, 3) == T(8));
     CHECK(r(0, 3) == T(0));
@@ -423,12 +441,14 @@ TEST_CASE_TEMPLATE("writing through a view of a block changes the parent", T, fl
 TEST_CASE_TEMPLATE("Eigen inputs to pairwise_iou give the strided_view result", T, float, double) {
     const auto fa = some_boxes<T>(7, 1);
     const auto fb = some_boxes<T>(5, 2);
-    const auto expected = detseg::pairwise_iou(detseg::make_view(fa.data(), {7, 4}), detseg::make_view(fb.data(), {5, 4}));
+    const auto expected = detseg::pairwise_iou(detseg::make_view(fa.data(), {7, 4}),
+                                               detseg::make_view(fb.data(), {5, 4}));
 
     const auto a_cm = to_matrix<matrix_cm<T>>(fa, 7);
     const auto b_rm = to_matrix<Eigen::Matrix<T, Eigen::Dynamic, 4, Eigen::RowMajor>>(fb, 5);
     CHECK(detseg::pairwise_iou(a_cm, b_rm) == expected);
-    CHECK(detseg::pairwise_iou(a_cm.block(0, 0, 7, 4), Eigen::Map<const matrix_rm<T>>(fb.data(), 5, 4)) == expected);
+    CHECK(detseg::pairwise_iou(a_cm.block(0, 0, 7, 4),
+                               Eigen::Map<const matrix_rm<T>>(fb.data(), 5, 4)) == expected);
 
     matrix_cm<T> big = matrix_cm<T>::Constant(9, 6, T(-1));
     big.block(1, 2, 7, 4) = a_cm;
@@ -468,7 +488,8 @@ TEST_CASE_TEMPLATE("Eigen outputs of pairwise_iou", T, float, double) {
     int touched = 0;
     for (Eigen::Index i = 0; i < 8; ++i)
         for (Eigen::Index j = 0; j < 7; ++j)
-            if (i < 1 || i >= 7 || j < 2 || j >= 6) touched += big(i, j) != T(-1);
+            if (i < 1 || i >= 7 || j < 2 || j >= 6)
+                touched += big(i, j) != T(-1);
     CHECK(touched == 0);
 
     matrix_cm<T> target = matrix_cm<T>::Zero(6, 4);
@@ -494,5 +515,6 @@ TEST_CASE("a matrix without four columns is rejected naming the argument") {
     three.setZero();
     const std::vector<float> good = {0, 0, 1, 1};
     expect_invalid([&] { (void)detseg::pairwise_iou(three, good); }, "pairwise_iou", "boxes1");
-    expect_invalid([&] { (void)detseg::pairwise_iou(good, three.transpose().eval()); }, "pairwise_iou", "boxes2");
+    expect_invalid([&] { (void)detseg::pairwise_iou(good, three.transpose().eval()); },
+                   "pairwise_iou", "boxes2");
 }

@@ -12,7 +12,9 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 using detseg::index_t;
@@ -119,4 +121,35 @@ TEST_CASE("parameters out of range") {
                    "remove_small_boxes", "min_size");
     expect_invalid([&] { (void)detseg::remove_small_boxes(good, std::numeric_limits<double>::infinity()); },
                    "remove_small_boxes", "min_size");
+}
+
+TEST_CASE("coordinates so large that areas would overflow") {
+    const std::vector<float> huge = {0, 0, 3e18f, 3e18f};
+    const std::vector<float> big_ok = {-1e18f, -1e18f, 1e18f, 1e18f};
+    expect_invalid([&] { (void)detseg::pairwise_iou(huge, good); }, "pairwise_iou", "boxes1");
+    expect_invalid([&] { (void)detseg::pairwise_giou(good, huge); }, "pairwise_giou", "boxes2");
+    expect_invalid([&] { (void)detseg::box_area(huge); }, "box_area", "boxes");
+    const auto iou = detseg::pairwise_iou(big_ok, big_ok);
+    CHECK(iou(0, 0) == 1.0f);
+    CHECK(std::isfinite(detseg::pairwise_diou(big_ok, good)(0, 0)));
+    const std::vector<double> huge_d = {0, 0, 1e154, 1};
+    expect_invalid([&] { (void)detseg::pairwise_ioa(huge_d, huge_d); }, "pairwise_ioa", "boxes1");
+}
+
+TEST_CASE("convert_boxes: a box_view's own format must match 'from'") {
+    const auto as_xywh = detseg::as_boxes(good, detseg::box_format::xywh);
+    expect_invalid([&] { (void)detseg::convert_boxes(as_xywh, detseg::box_format::xyxy, detseg::box_format::cxcywh); },
+                   "convert_boxes", "from");
+    CHECK_NOTHROW((void)detseg::convert_boxes(as_xywh, detseg::box_format::xywh, detseg::box_format::cxcywh));
+}
+
+TEST_CASE("error messages name the caller once, also for rank errors found by a backend") {
+    xt::xarray<float> r3 = xt::zeros<float>({2, 4, 1});
+    try {
+        (void)detseg::pairwise_iou(r3, good);
+        FAIL("expected an exception");
+    } catch (const detseg::invalid_argument& e) {
+        CHECK(std::string(e.what()) == "detseg::pairwise_iou: argument 'boxes1': expected an array of rank 2, got rank 3");
+        CHECK(e.reason() == "expected an array of rank 2, got rank 3");
+    }
 }

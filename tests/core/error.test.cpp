@@ -1,6 +1,6 @@
-#include "support/errors.hpp"
-
 #include <detseg/core/error.hpp>
+
+#include "support/errors.hpp"
 
 #include <doctest/doctest.h>
 
@@ -35,7 +35,8 @@ std::string expensive_message(int& calls) {
 
 TEST_CASE("invalid_argument names the function and the argument") {
     const detseg::invalid_argument e("pairwise_iou", "boxes2", "expected 4 columns, got 5");
-    CHECK(std::string(e.what()) == "detseg::pairwise_iou: argument 'boxes2': expected 4 columns, got 5");
+    CHECK(std::string(e.what()) ==
+          "detseg::pairwise_iou: argument 'boxes2': expected 4 columns, got 5");
     CHECK(e.function() == "pairwise_iou");
     CHECK(e.argument() == "boxes2");
     static_assert(std::is_same_v<decltype(e.function()), const std::string&>);
@@ -52,7 +53,8 @@ TEST_CASE("invalid_argument is caught as std::invalid_argument and std::logic_er
     try {
         throw detseg::invalid_argument("nms", "iou_threshold", "must be in [0, 1], got 2");
     } catch (const std::invalid_argument& e) {
-        CHECK(std::string(e.what()) == "detseg::nms: argument 'iou_threshold': must be in [0, 1], got 2");
+        CHECK(std::string(e.what()) ==
+              "detseg::nms: argument 'iou_threshold': must be in [0, 1], got 2");
     }
     CHECK_THROWS_AS(throw detseg::invalid_argument("f", "a", "w"), std::logic_error);
     CHECK_THROWS_AS(throw detseg::invalid_argument("f", "a", "w"), std::exception);
@@ -66,7 +68,8 @@ TEST_CASE("DETSEG_REQUIRE throws only when the condition is false") {
         (void)checked_half(-7);
         FAIL("no exception");
     } catch (const detseg::invalid_argument& e) {
-        CHECK(std::string(e.what()) == "detseg::checked_half: argument 'x': expected an even number, got -7");
+        CHECK(std::string(e.what()) ==
+              "detseg::checked_half: argument 'x': expected an even number, got -7");
     }
 }
 
@@ -88,14 +91,17 @@ TEST_CASE("DETSEG_REQUIRE evaluates the condition once and the message only on f
 TEST_CASE("DETSEG_REQUIRE is a single statement") {
     bool else_taken = false;
     const bool yes = true;
-    if (yes) DETSEG_REQUIRE(yes, "f", "a", "unused");
-    else else_taken = true;
+    if (yes)
+        DETSEG_REQUIRE(yes, "f", "a", "unused");
+    else
+        else_taken = true;
     CHECK_FALSE(else_taken);
 }
 
 TEST_CASE("DETSEG_REQUIRE takes std::string function and argument names") {
     const std::string fn = "box_area", arg = "boxes";
-    testing::expect_invalid([&] { DETSEG_REQUIRE(1 + 1 == 3, fn, arg, "n = ", 3); }, "box_area", "boxes");
+    testing::expect_invalid([&] { DETSEG_REQUIRE(1 + 1 == 3, fn, arg, "n = ", 3); }, "box_area",
+                            "boxes");
 }
 
 TEST_CASE("throw_invalid concatenates its parts") {
@@ -105,7 +111,8 @@ TEST_CASE("throw_invalid concatenates its parts") {
     } catch (const detseg::invalid_argument& e) {
         CHECK(e.function() == "clip_boxes");
         CHECK(e.argument() == "size");
-        CHECK(std::string(e.what()) == "detseg::clip_boxes: argument 'size': expected 2 numbers, got 3.5");
+        CHECK(std::string(e.what()) ==
+              "detseg::clip_boxes: argument 'size': expected 2 numbers, got 3.5");
     }
 }
 

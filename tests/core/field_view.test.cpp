@@ -126,7 +126,8 @@ TEST_CASE_TEMPLATE("subscript_access reads std::array elements", T, float, doubl
     CHECK(v.extent(1) == 3);
     CHECK(v.size() == 6);
     for (index_t i = 0; i < 2; ++i)
-        for (index_t k = 0; k < 3; ++k) CHECK(v(i, k) == T(1 + 3 * i + k));
+        for (index_t k = 0; k < 3; ++k)
+            CHECK(v(i, k) == T(1 + 3 * i + k));
 
     const detseg::subscript_access access;
     CHECK(access(rows[1], 2) == T(6));
@@ -140,7 +141,9 @@ TEST_CASE_TEMPLATE("member_access and a custom accessor", T, float, double) {
     CHECK(access(dets[1], 1) == T(0.25));
 
     struct width_height {
-        T operator()(const D& d, index_t k) const noexcept { return k == 0 ? d.x2 - d.x1 : d.y2 - d.y1; }
+        T operator()(const D& d, index_t k) const noexcept {
+            return k == 0 ? d.x2 - d.x1 : d.y2 - d.y1;
+        }
     };
     const detseg::field_view<D, T, 2, width_height> wh(dets.data(), 3);
     CHECK(wh(0, 0) == T(2));

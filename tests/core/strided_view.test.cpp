@@ -1,6 +1,6 @@
-#include "support/errors.hpp"
-
 #include <detseg/core/strided_view.hpp>
+
+#include "support/errors.hpp"
 
 #include <doctest/doctest.h>
 
@@ -76,7 +76,8 @@ TEST_CASE_TEMPLATE("row-major default strides, extents and size", T, float, doub
     CHECK(v.is_contiguous());
     for (index_t i = 0; i < 2; ++i)
         for (index_t j = 0; j < 3; ++j)
-            for (index_t k = 0; k < 4; ++k) CHECK(v(i, j, k) == T(i * 12 + j * 4 + k));
+            for (index_t k = 0; k < 4; ++k)
+                CHECK(v(i, j, k) == T(i * 12 + j * 4 + k));
     CHECK(strided_view<T, 3>::row_major_strides({5, 0, 7}) == std::array<index_t, 3>{0, 7, 1});
 }
 
@@ -96,19 +97,23 @@ TEST_CASE_TEMPLATE("explicit strides address data[sum of index times stride]", T
     CHECK(col_major.stride(0) == 1);
     CHECK(col_major.stride(1) == 3);
     for (index_t i = 0; i < 3; ++i)
-        for (index_t j = 0; j < 4; ++j) CHECK(col_major(i, j) == T(i + 3 * j));
+        for (index_t j = 0; j < 4; ++j)
+            CHECK(col_major(i, j) == T(i + 3 * j));
 
     const strided_view<T, 2> padded(buf.data() + 1, {3, 4}, {10, 2});
     for (index_t i = 0; i < 3; ++i)
-        for (index_t j = 0; j < 4; ++j) CHECK(padded(i, j) == T(1 + 10 * i + 2 * j));
+        for (index_t j = 0; j < 4; ++j)
+            CHECK(padded(i, j) == T(1 + 10 * i + 2 * j));
 
     const strided_view<T, 2> reversed(buf.data() + 11, {3, 4}, {-4, -1});
     for (index_t i = 0; i < 3; ++i)
-        for (index_t j = 0; j < 4; ++j) CHECK(reversed(i, j) == T(11 - 4 * i - j));
+        for (index_t j = 0; j < 4; ++j)
+            CHECK(reversed(i, j) == T(11 - 4 * i - j));
 
     const strided_view<T, 2> broadcast(buf.data() + 5, {3, 4}, {0, 1});
     for (index_t i = 0; i < 3; ++i)
-        for (index_t j = 0; j < 4; ++j) CHECK(broadcast(i, j) == T(5 + j));
+        for (index_t j = 0; j < 4; ++j)
+            CHECK(broadcast(i, j) == T(5 + j));
 }
 
 TEST_CASE_TEMPLATE("is_contiguous", T, float, double) {
@@ -143,7 +148,8 @@ TEST_CASE_TEMPLATE("operator() and operator[] return writable references", T, fl
 
     const strided_view<T, 1> every_other(buf.data(), {6}, {2});
     CHECK(every_other.size() == 6);
-    for (index_t i = 0; i < 6; ++i) CHECK(&every_other[i] == &buf[static_cast<std::size_t>(2 * i)]);
+    for (index_t i = 0; i < 6; ++i)
+        CHECK(&every_other[i] == &buf[static_cast<std::size_t>(2 * i)]);
     every_other[5] = T(100);
     CHECK(buf[10] == T(100));
     CHECK(every_other(5) == T(100));
@@ -157,7 +163,8 @@ TEST_CASE_TEMPLATE("operator() and operator[] return writable references", T, fl
 TEST_CASE_TEMPLATE("row_data points at the first element of a row", T, float, double) {
     auto buf = iota_buffer<T>(30);
     const strided_view<T, 2> v(buf.data(), {3, 4});
-    for (index_t i = 0; i < 3; ++i) CHECK(v.row_data(i) == buf.data() + 4 * i);
+    for (index_t i = 0; i < 3; ++i)
+        CHECK(v.row_data(i) == buf.data() + 4 * i);
     const strided_view<T, 2> padded(buf.data() + 2, {3, 4}, {9, 1});
     for (index_t i = 0; i < 3; ++i) {
         CHECK(padded.row_data(i) == buf.data() + 2 + 9 * i);
@@ -175,7 +182,8 @@ TEST_CASE_TEMPLATE("a writable view converts to a read-only one", T, float, doub
     CHECK(r.extents() == w.extents());
     CHECK(r.strides() == w.strides());
     for (index_t i = 0; i < 3; ++i)
-        for (index_t j = 0; j < 2; ++j) CHECK(&r(i, j) == &w(i, j));
+        for (index_t j = 0; j < 2; ++j)
+            CHECK(&r(i, j) == &w(i, j));
 }
 
 TEST_CASE_TEMPLATE("make_view from braced extents and strides", T, float, double) {
@@ -189,7 +197,8 @@ TEST_CASE_TEMPLATE("make_view from braced extents and strides", T, float, double
     auto t = detseg::make_view(buf.data(), {4, 3}, {1, 4});
     CHECK(t.strides() == std::array<index_t, 2>{1, 4});
     for (index_t i = 0; i < 4; ++i)
-        for (index_t j = 0; j < 3; ++j) CHECK(t(i, j) == v(j, i));
+        for (index_t j = 0; j < 3; ++j)
+            CHECK(t(i, j) == v(j, i));
 
     const std::vector<T>& cbuf = buf;
     auto c = detseg::make_view(cbuf.data(), {12});
@@ -204,7 +213,8 @@ TEST_CASE_TEMPLATE("make_view from std::array extents and strides", T, float, do
     static_assert(std::is_same_v<decltype(v), strided_view<T, 3>>);
     CHECK(v.extents() == e);
     CHECK(v.strides() == std::array<index_t, 3>{12, 4, 1});
-    auto s = detseg::make_view(buf.data(), std::array<index_t, 2>{3, 2}, std::array<index_t, 2>{8, 3});
+    auto s =
+        detseg::make_view(buf.data(), std::array<index_t, 2>{3, 2}, std::array<index_t, 2>{8, 3});
     CHECK(s.strides() == std::array<index_t, 2>{8, 3});
     CHECK(s(2, 1) == T(19));
 }
@@ -214,12 +224,22 @@ TEST_CASE("make_view rejects a negative extent") {
     expect_invalid([&] { (void)detseg::make_view(buf, {-1, 4}); }, "make_view", "extents");
     expect_invalid([&] { (void)detseg::make_view(buf, {2, -4}); }, "make_view", "extents");
     expect_invalid([&] { (void)detseg::make_view(buf, {2, -4}, {4, 1}); }, "make_view", "extents");
-    expect_invalid([&] { (void)detseg::make_view(buf, std::array<index_t, 1>{-3}); }, "make_view", "extents");
-    expect_invalid([&] { (void)detseg::make_view(buf, std::array<index_t, 2>{1, -1}, std::array<index_t, 2>{1, 1}); },
-                   "make_view", "extents");
-    expect_invalid([&] { (void)detseg::make_view(static_cast<float*>(nullptr), {0, -1}); }, "make_view", "extents");
-    CHECK(message_of([&] { (void)detseg::make_view(buf, {2, -4}); }) ==
-          "detseg::make_view: argument 'extents': extent 1 is negative (-4)");
+    expect_invalid([&] { (void)detseg::make_view(buf, std::array<index_t, 1>{-3}); }, "make_view",
+                   "extents");
+    expect_invalid(
+        [&] {
+            (void)detseg::make_view(buf, std::array<index_t, 2>{1, -1},
+                                    std::array<index_t, 2>{1, 1});
+        },
+        "make_view", "extents");
+    expect_invalid(
+        [&] {
+            (void)detseg::make_view(static_cast<float*>(nullptr), {0, -1});
+        },
+        "make_view", "extents");
+    CHECK(message_of([&] {
+              (void)detseg::make_view(buf, {2, -4});
+          }) == "detseg::make_view: argument 'extents': extent 1 is negative (-4)");
     CHECK(message_of([&] { (void)detseg::make_view(static_cast<float*>(nullptr), {2}); }) ==
           "detseg::make_view: argument 'data': null pointer for a non-empty view");
 }
@@ -229,9 +249,16 @@ TEST_CASE("make_view rejects a null pointer for a non-empty view") {
     expect_invalid([&] { (void)detseg::make_view(null, {2, 4}); }, "make_view", "data");
     expect_invalid([&] { (void)detseg::make_view(null, {1}); }, "make_view", "data");
     expect_invalid([&] { (void)detseg::make_view(null, {2, 4}, {1, 2}); }, "make_view", "data");
-    expect_invalid([&] { (void)detseg::make_view(null, std::array<index_t, 2>{1, 1}); }, "make_view", "data");
-    expect_invalid([&] { (void)detseg::make_view(null, std::array<index_t, 1>{3}, std::array<index_t, 1>{1}); },
-                   "make_view", "data");
+    expect_invalid(
+        [&] {
+            (void)detseg::make_view(null, std::array<index_t, 2>{1, 1});
+        },
+        "make_view", "data");
+    expect_invalid(
+        [&] {
+            (void)detseg::make_view(null, std::array<index_t, 1>{3}, std::array<index_t, 1>{1});
+        },
+        "make_view", "data");
 }
 
 TEST_CASE("make_view accepts a null pointer when an extent is zero") {
@@ -244,6 +271,7 @@ TEST_CASE("make_view accepts a null pointer when an extent is zero") {
     CHECK(b.empty());
     auto c = detseg::make_view(null, std::array<index_t, 1>{0});
     CHECK(c.size() == 0);
-    auto d = detseg::make_view(null, std::array<index_t, 3>{2, 0, 3}, std::array<index_t, 3>{0, 3, 1});
+    auto d =
+        detseg::make_view(null, std::array<index_t, 3>{2, 0, 3}, std::array<index_t, 3>{0, 3, 1});
     CHECK(d.empty());
 }

@@ -1,7 +1,7 @@
-#include "support/errors.hpp"
-
 #include <detseg/core/tensor.hpp>
 #include <detseg/core/view_traits.hpp>
+
+#include "support/errors.hpp"
 
 #include <doctest/doctest.h>
 
@@ -24,20 +24,23 @@ TEST_CASE_TEMPLATE("a default tensor is empty", T, float, double, std::int64_t) 
     CHECK(t.flat().empty());
 }
 
-TEST_CASE_TEMPLATE("construction value-initialises or fills", T, float, double, std::int64_t, std::uint8_t) {
+TEST_CASE_TEMPLATE("construction value-initialises or fills", T, float, double, std::int64_t,
+                   std::uint8_t) {
     const tensor<T, 3> zeros({2, 3, 4});
     CHECK(zeros.extents() == std::array<index_t, 3>{2, 3, 4});
     CHECK(zeros.extent(2) == 4);
     CHECK(zeros.size() == 24);
     CHECK_FALSE(zeros.empty());
     int nonzero = 0;
-    for (T x : zeros.flat()) nonzero += x != T(0);
+    for (T x : zeros.flat())
+        nonzero += x != T(0);
     CHECK(nonzero == 0);
 
     const tensor<T, 2> sevens({3, 5}, T(7));
     CHECK(sevens.size() == 15);
     int wrong = 0;
-    for (T x : sevens.flat()) wrong += x != T(7);
+    for (T x : sevens.flat())
+        wrong += x != T(7);
     CHECK(wrong == 0);
 
     const tensor<T, 2> empty({0, 4}, T(1));
@@ -50,7 +53,8 @@ TEST_CASE_TEMPLATE("elements are stored row-major", T, float, double, std::int64
     tensor<T, 3> t({2, 3, 4});
     for (index_t i = 0; i < 2; ++i)
         for (index_t j = 0; j < 3; ++j)
-            for (index_t k = 0; k < 4; ++k) t(i, j, k) = T(100 * i + 10 * j + k);
+            for (index_t k = 0; k < 4; ++k)
+                t(i, j, k) = T(100 * i + 10 * j + k);
     const auto flat = std::as_const(t).flat();
     static_assert(std::is_same_v<decltype(flat), const std::span<const T>>);
     REQUIRE(flat.size() == 24);

@@ -1,10 +1,10 @@
-#include "support/errors.hpp"
-
 #include <detseg/box/iou.hpp>
 #include <detseg/core/field_view.hpp>
 #include <detseg/core/strided_view.hpp>
 #include <detseg/core/tensor.hpp>
 #include <detseg/core/view_traits.hpp>
+
+#include "support/errors.hpp"
 
 #include <doctest/doctest.h>
 
@@ -30,7 +30,9 @@ struct matrix {
 
     matrix(index_t r, index_t c) : rows(r), cols(c), values(static_cast<std::size_t>(r * c)) {}
     T& at(index_t i, index_t j) { return values[static_cast<std::size_t>(i + j * rows)]; }
-    const T& at(index_t i, index_t j) const { return values[static_cast<std::size_t>(i + j * rows)]; }
+    const T& at(index_t i, index_t j) const {
+        return values[static_cast<std::size_t>(i + j * rows)];
+    }
 };
 
 } // namespace user
@@ -60,14 +62,16 @@ template <class T>
 user::matrix<T> boxes_matrix(const std::vector<std::array<T, 4>>& boxes) {
     user::matrix<T> m(static_cast<index_t>(boxes.size()), 4);
     for (index_t i = 0; i < m.rows; ++i)
-        for (index_t k = 0; k < 4; ++k) m.at(i, k) = boxes[static_cast<std::size_t>(i)][static_cast<std::size_t>(k)];
+        for (index_t k = 0; k < 4; ++k)
+            m.at(i, k) = boxes[static_cast<std::size_t>(i)][static_cast<std::size_t>(k)];
     return m;
 }
 
 template <class T>
 std::vector<T> flat(const std::vector<std::array<T, 4>>& boxes) {
     std::vector<T> out;
-    for (const auto& b : boxes) out.insert(out.end(), b.begin(), b.end());
+    for (const auto& b : boxes)
+        out.insert(out.end(), b.begin(), b.end());
     return out;
 }
 
@@ -103,7 +107,8 @@ TEST_CASE("as_view of a field_view is the field_view") {
     CHECK(std::is_same_v<detseg::view_value_t<decltype(fv)>, float>);
 }
 
-TEST_CASE_TEMPLATE("as_view of a tensor goes through its view_traits", T, float, double, int, std::uint8_t) {
+TEST_CASE_TEMPLATE("as_view of a tensor goes through its view_traits", T, float, double, int,
+                   std::uint8_t) {
     detseg::tensor<T, 3> t({2, 3, 4});
     auto v = detseg::as_view(t);
     static_assert(is_view_of<decltype(v), T, 3>);
@@ -116,7 +121,8 @@ TEST_CASE_TEMPLATE("as_view of a tensor goes through its view_traits", T, float,
     CHECK(c(1, 2, 3) == T(7));
 }
 
-TEST_CASE_TEMPLATE("as_view of contiguous ranges of numbers is rank 1", T, float, double, std::int64_t) {
+TEST_CASE_TEMPLATE("as_view of contiguous ranges of numbers is rank 1", T, float, double,
+                   std::int64_t) {
     std::vector<T> vec = {T(1), T(2), T(3)};
     auto v = detseg::as_view(vec);
     static_assert(is_view_of<decltype(v), T, 1>);
@@ -165,21 +171,24 @@ TEST_CASE_TEMPLATE("as_view of contiguous ranges of numbers is rank 1", T, float
 
 TEST_CASE_TEMPLATE("as_view<1> accepts N x 1 and 1 x N rank-2 views", T, float, double) {
     std::vector<T> buf(12);
-    for (std::size_t i = 0; i < buf.size(); ++i) buf[i] = T(i);
+    for (std::size_t i = 0; i < buf.size(); ++i)
+        buf[i] = T(i);
 
     const strided_view<T, 2> column(buf.data(), {4, 1}, {3, 1});
     auto c = detseg::as_view<1>(column);
     static_assert(is_view_of<decltype(c), T, 1>);
     CHECK(c.extent(0) == 4);
     CHECK(c.stride(0) == 3);
-    for (index_t i = 0; i < 4; ++i) CHECK(&c[i] == &column(i, 0));
+    for (index_t i = 0; i < 4; ++i)
+        CHECK(&c[i] == &column(i, 0));
 
     const strided_view<const T, 2> row(buf.data() + 1, {1, 5}, {100, 2});
     auto r = detseg::as_view<1>(row);
     static_assert(is_view_of<decltype(r), const T, 1>);
     CHECK(r.extent(0) == 5);
     CHECK(r.stride(0) == 2);
-    for (index_t j = 0; j < 5; ++j) CHECK(&r[j] == &row(0, j));
+    for (index_t j = 0; j < 5; ++j)
+        CHECK(&r[j] == &row(0, j));
 
     const strided_view<T, 2> one(buf.data() + 7, {1, 1});
     auto o = detseg::as_view<1>(one);
@@ -210,14 +219,16 @@ TEST_CASE("as_view<1> rejects a rank-2 view without a unit extent") {
         (void)detseg::as_view<1>(m);
         FAIL("no exception");
     } catch (const detseg::invalid_argument& e) {
-        CHECK(std::string(e.what()) == "detseg::as_view: argument 'source': expected a vector, got a 2x3 matrix");
+        CHECK(std::string(e.what()) ==
+              "detseg::as_view: argument 'source': expected a vector, got a 2x3 matrix");
     }
 }
 
 TEST_CASE("view_value_t and view_rank_v") {
     static_assert(std::is_same_v<detseg::view_value_t<std::vector<float>>, float>);
     static_assert(std::is_same_v<detseg::view_value_t<const std::vector<double>>, double>);
-    static_assert(std::is_same_v<detseg::view_value_t<std::span<const std::int32_t>>, std::int32_t>);
+    static_assert(
+        std::is_same_v<detseg::view_value_t<std::span<const std::int32_t>>, std::int32_t>);
     static_assert(std::is_same_v<detseg::view_value_t<std::array<std::uint8_t, 3>>, std::uint8_t>);
     static_assert(std::is_same_v<detseg::view_value_t<detseg::tensor<double, 3>>, double>);
     static_assert(std::is_same_v<detseg::view_value_t<strided_view<const float, 2>>, float>);
@@ -232,14 +243,16 @@ TEST_CASE("view_value_t and view_rank_v") {
 TEST_CASE_TEMPLATE("a user type adapted by one view_traits specialisation", T, float, double) {
     user::matrix<T> m(2, 3);
     for (index_t i = 0; i < 2; ++i)
-        for (index_t j = 0; j < 3; ++j) m.at(i, j) = T(10 * i + j);
+        for (index_t j = 0; j < 3; ++j)
+            m.at(i, j) = T(10 * i + j);
     auto v = detseg::as_view(m);
     static_assert(is_view_of<decltype(v), T, 2>);
     CHECK(v.extent(0) == 2);
     CHECK(v.extent(1) == 3);
     CHECK_FALSE(v.is_contiguous());
     for (index_t i = 0; i < 2; ++i)
-        for (index_t j = 0; j < 3; ++j) CHECK(&v(i, j) == &m.at(i, j));
+        for (index_t j = 0; j < 3; ++j)
+            CHECK(&v(i, j) == &m.at(i, j));
     auto c = detseg::as_view(std::as_const(m));
     static_assert(is_view_of<decltype(c), const T, 2>);
 
@@ -249,10 +262,12 @@ TEST_CASE_TEMPLATE("a user type adapted by one view_traits specialisation", T, f
     expect_invalid([&] { (void)detseg::as_view<1>(m); }, "as_view", "source");
 }
 
-TEST_CASE_TEMPLATE("pairwise_iou accepts a user-adapted type as input and output", T, float, double) {
+TEST_CASE_TEMPLATE("pairwise_iou accepts a user-adapted type as input and output", T, float,
+                   double) {
     const std::vector<std::array<T, 4>> a = {
         {T(0), T(0), T(10), T(10)}, {T(5), T(5), T(15), T(15)}, {T(20), T(20), T(21), T(22)}};
-    const std::vector<std::array<T, 4>> b = {{T(0), T(0), T(10), T(10)}, {T(0), T(5), T(10), T(15)}};
+    const std::vector<std::array<T, 4>> b = {{T(0), T(0), T(10), T(10)},
+                                             {T(0), T(5), T(10), T(15)}};
     const auto fa = flat(a), fb = flat(b);
     const auto expected = detseg::pairwise_iou(detseg::make_view(fa.data(), {3, 4}),
                                                detseg::make_view(fb.data(), {2, 4}));
@@ -267,7 +282,8 @@ TEST_CASE_TEMPLATE("pairwise_iou accepts a user-adapted type as input and output
     user::matrix<T> out(3, 2);
     detseg::pairwise_iou(ma, mb, out);
     for (index_t i = 0; i < 3; ++i)
-        for (index_t j = 0; j < 2; ++j) CHECK(out.at(i, j) == expected(i, j));
+        for (index_t j = 0; j < 2; ++j)
+            CHECK(out.at(i, j) == expected(i, j));
 
     user::matrix<T> wrong(2, 3);
     expect_invalid([&] { detseg::pairwise_iou(ma, mb, wrong); }, "pairwise_iou", "out");

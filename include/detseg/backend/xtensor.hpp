@@ -60,9 +60,16 @@ auto xtensor_view(Obj& e) {
     using P = std::remove_pointer_t<decltype(base)>;
     const auto& shape = e.shape();
     const auto& strides = e.strides();
+    std::array<index_t, R> ext{}, str{};
+    if constexpr (R == 1) {
+        if (shape.size() == 2 && (shape[0] == 1 || shape[1] == 1)) { // N×1 or 1×N as a vector
+            const std::size_t d = shape[1] == 1 ? 0 : 1;
+            return strided_view<P, 1>(base, {static_cast<index_t>(shape[d])},
+                                      {static_cast<index_t>(strides[d])});
+        }
+    }
     DETSEG_REQUIRE(shape.size() == R, "as_view", "source", "expected an array of rank ", R,
                    ", got rank ", shape.size());
-    std::array<index_t, R> ext{}, str{};
     for (std::size_t r = 0; r < R; ++r) {
         ext[r] = static_cast<index_t>(shape[r]);
         str[r] = static_cast<index_t>(strides[r]);
@@ -82,6 +89,7 @@ struct view_traits<E> {
 template <class E>
     requires(detail::xtensor_expression<E> && detail::xtensor_static_rank<E> == 0)
 struct view_traits<E> {
+    static constexpr bool dynamic_rank = true;
     template <std::size_t R>
     static auto view(E& e) {
         return detail::xtensor_view<R>(e);

@@ -44,7 +44,7 @@ template <box_source B>
 }
 
 /// Areas of N boxes written into `out`, any writable length-N floating-point view.
-template <box_source B, writable_view<double, 1> Out>
+template <box_source B, float_output<1> Out>
 void box_area(B&& boxes, Out&& out) {
     auto b = detail::to_boxes(std::forward<B>(boxes), box_format::xyxy, "box_area", "boxes");
     detail::check_finite_boxes(b, "box_area", "boxes");

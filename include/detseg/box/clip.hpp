@@ -63,7 +63,7 @@ template <box_source B>
 }
 
 /// Clips N boxes into `out`, any writable N×4 floating-point view (may be the input itself).
-template <box_source B, writable_view<double, 2> Out>
+template <box_source B, float_output<2> Out>
 void clip_boxes(B&& boxes, Out&& out, image_size size) {
     detail::check_image_size(size, "clip_boxes");
     auto b = detail::to_boxes(std::forward<B>(boxes), box_format::xyxy, "clip_boxes", "boxes");

@@ -24,6 +24,12 @@ namespace detseg {
 
 namespace detail {
 
+template <class V>
+void check_source_format(const box_view<V>& b, box_format from) {
+    DETSEG_REQUIRE(b.format() == from, "convert_boxes", "from", "the boxes are viewed as ",
+                   to_string(b.format()), " (as_boxes) but from = ", to_string(from));
+}
+
 template <class V, class U>
 void convert_into(const box_view<V>& b, strided_view<U, 2> out, box_format to) {
     using T = typename box_view<V>::value_type;
@@ -53,11 +59,12 @@ void convert_into(const box_view<V>& b, strided_view<U, 2> out, box_format to) {
 /// Converts N boxes from format `from` to format `to`.
 /// @param boxes N×4 box source (its numbers are read as `from`)
 /// @return N×4 `tensor` of the coordinate type, in format `to`
-/// @throws detseg::invalid_argument for a NaN/infinite coordinate or a view without 4 columns.
-/// O(N).
+/// @throws detseg::invalid_argument for a NaN/infinite coordinate, a view without 4 columns, or
+///         a `box_view` (from `as_boxes`) whose format is not `from`. O(N).
 template <box_source B>
 [[nodiscard]] auto convert_boxes(B&& boxes, box_format from, box_format to) {
     auto b = detail::to_boxes(std::forward<B>(boxes), from, "convert_boxes", "boxes");
+    detail::check_source_format(b, from);
     detail::check_finite_boxes(b, "convert_boxes", "boxes");
     tensor<typename decltype(b)::value_type, 2> out({b.size(), 4});
     detail::convert_into(b, out.view(), to);
@@ -66,9 +73,10 @@ template <box_source B>
 
 /// Converts N boxes into `out`, any writable N×4 floating-point view (it may not alias `boxes`
 /// unless it is the same view with the same strides).
-template <box_source B, writable_view<double, 2> Out>
+template <box_source B, float_output<2> Out>
 void convert_boxes(B&& boxes, Out&& out, box_format from, box_format to) {
     auto b = detail::to_boxes(std::forward<B>(boxes), from, "convert_boxes", "boxes");
+    detail::check_source_format(b, from);
     detail::check_finite_boxes(b, "convert_boxes", "boxes");
     auto o = detail::as_view_checked<2>(std::forward<Out>(out), "convert_boxes", "out");
     detail::check_out_shape(o, std::array<index_t, 2>{b.size(), 4}, "convert_boxes", "out");

@@ -34,6 +34,12 @@ concept writable_view =
     viewable_as<V, Rank> && !std::is_const_v<typename detail::checked_view_t<V, Rank>::element_type> &&
     std::is_assignable_v<typename detail::checked_view_t<V, Rank>::element_type&, T>;
 
+/// A writable rank-`Rank` view of floating-point numbers: an output for real-valued results.
+template <class V, std::size_t Rank>
+concept float_output =
+    writable_view<V, double, Rank> &&
+    std::is_floating_point_v<typename detail::checked_view_t<V, Rank>::value_type>;
+
 /// One score per item: a rank-1 view (or N×1 / 1×N) of floating-point numbers.
 template <class S>
 concept score_source = viewable_with<S, 1, std::is_floating_point>;

@@ -25,12 +25,14 @@ class invalid_argument : public std::invalid_argument {
 public:
     invalid_argument(std::string_view function, std::string_view argument, std::string_view what)
         : std::invalid_argument(compose(function, argument, what)), function_(function),
-          argument_(argument) {}
+          argument_(argument), reason_(what) {}
 
     /// The public function that rejected its input, without the `detseg::` prefix.
     [[nodiscard]] const std::string& function() const noexcept { return function_; }
     /// The name of the offending parameter.
     [[nodiscard]] const std::string& argument() const noexcept { return argument_; }
+    /// What is wrong with it (the message without the function and argument).
+    [[nodiscard]] const std::string& reason() const noexcept { return reason_; }
 
 private:
     static std::string compose(std::string_view function, std::string_view argument,
@@ -42,6 +44,7 @@ private:
 
     std::string function_;
     std::string argument_;
+    std::string reason_;
 };
 
 /// Reading or writing a file failed (missing file, malformed content, unsupported format).

@@ -13,6 +13,7 @@
 #include <array>
 #include <cstddef>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 namespace detseg {
@@ -21,6 +22,8 @@ namespace detseg {
 /// until it is resized, moved from or destroyed.
 template <class T, std::size_t Rank>
 class tensor {
+    static_assert(!std::is_same_v<T, bool>, "detseg::tensor<bool>: use std::uint8_t");
+
 public:
     using value_type = T;
     using extents_type = std::array<index_t, Rank>;

@@ -34,9 +34,11 @@ namespace detseg {
 ///
 /// or, when the rank is only known at run time (like `xt::xarray`),
 ///
+///     static constexpr bool dynamic_rank = true;
 ///     template <std::size_t R> static strided_view<T, R> view(Source& s);       // and const
 ///
-/// which throws `detseg::invalid_argument` when the source's rank is not R.
+/// which throws `detseg::invalid_argument` when the source's rank is not R; such a source is
+/// used through `as_view<R>(src)`.
 /// Example (OpenCV, a 2-D single-channel `cv::Mat` of floats):
 ///
 ///     template <> struct detseg::view_traits<cv::Mat> {
@@ -62,6 +64,9 @@ concept has_traits_view_rank =
     requires(S& s) { view_traits<std::remove_cvref_t<S>>::template view<R>(s); };
 
 template <class S>
+concept dynamic_rank_source = requires { view_traits<std::remove_cvref_t<S>>::dynamic_rank; };
+
+template <class S>
 concept numeric_contiguous_range =
     std::ranges::contiguous_range<S> && std::ranges::sized_range<S> &&
     std::is_arithmetic_v<std::ranges::range_value_t<S>>;
@@ -72,17 +77,22 @@ concept canonical_view =
 
 } // namespace detail
 
-/// True when `as_view` accepts `S` (an lvalue of type `S`, const-qualified as given).
+/// True when `as_view` accepts `S` (an lvalue of type `S`, const-qualified as given). Sources
+/// whose rank is known only at run time (`xt::xarray`) are not: use `as_view<R>`/`viewable_as`.
 template <class S>
-concept viewable = detail::canonical_view<S> || detail::has_traits_view<S> ||
-                   detail::numeric_contiguous_range<std::remove_reference_t<S>>;
+concept viewable = !detail::dynamic_rank_source<S> &&
+                   (detail::canonical_view<S> || detail::has_traits_view<S> ||
+                    detail::numeric_contiguous_range<std::remove_reference_t<S>>);
 
 /// The canonical view of any supported source (see the file comment), without copying.
 /// Constness follows the source: a const `std::vector<float>&` gives `strided_view<const float, 1>`.
 template <class S>
 [[nodiscard]] constexpr auto as_view(S&& src) {
     using U = std::remove_cvref_t<S>;
-    if constexpr (detail::canonical_view<U>) {
+    if constexpr (detail::dynamic_rank_source<U>) {
+        static_assert(always_false_v<S>, "detseg::as_view: this source's rank is known only at "
+                                         "run time (e.g. xt::xarray); call as_view<Rank>(src)");
+    } else if constexpr (detail::canonical_view<U>) {
         return U(src);
     } else if constexpr (detail::has_traits_view<std::remove_reference_t<S>>) {
         return view_traits<U>::view(src);
@@ -104,8 +114,7 @@ template <class S>
 /// Static rank of `as_view(S&)`'s result, or 0 when the source's rank is dynamic.
 template <class S>
 inline constexpr std::size_t view_rank_v = [] {
-    if constexpr (detail::canonical_view<S> || detail::has_traits_view<std::remove_reference_t<S>> ||
-                  detail::numeric_contiguous_range<std::remove_reference_t<S>>)
+    if constexpr (viewable<S>)
         return decltype(as_view(std::declval<S&>()))::rank();
     else
         return std::size_t{0};
@@ -128,7 +137,7 @@ template <std::size_t R, class S>
         try {
             return view_traits<U>::template view<R>(src);
         } catch (const invalid_argument& e) {
-            throw invalid_argument(fn, arg, e.what());
+            throw invalid_argument(fn, arg, e.reason());
         }
     } else {
         static_assert(viewable<S>, "detseg: argument is not a tensor detseg knows; see "

@@ -58,11 +58,15 @@ struct npy_array {
         return kind == npy_kind<T>() && itemsize == sizeof(T);
     }
 
-    /// The data as a `tensor<T, R>`; the dtype must be exactly `T` and the rank `R`.
+    /// The data as a `tensor<T, R>`; the dtype must be exactly `T` (a bool array is read as
+    /// `std::uint8_t`, 0 or 1) and the rank `R`.
     /// @throws detseg::io_error otherwise.
+
     template <class T, std::size_t R>
     [[nodiscard]] tensor<T, R> as() const {
-        if (!holds<T>())
+        static_assert(!std::is_same_v<T, bool>, "detseg: read bool arrays as std::uint8_t");
+        const bool bool_as_u8 = std::is_same_v<T, std::uint8_t> && kind == 'b' && itemsize == 1;
+        if (!holds<T>() && !bool_as_u8)
             throw io_error(detail::concat("detseg::npy_array::as: stored dtype is '", kind,
                                           itemsize, "', requested '", npy_kind<T>(), sizeof(T),
                                           "'"));
@@ -87,9 +91,13 @@ inline std::string npy_header_value(std::string_view header, std::string_view ke
     if (p == std::string_view::npos) throw io_error("detseg::load_npy: malformed header");
     ++p;
     while (p < header.size() && header[p] == ' ') ++p;
+    if (p >= header.size()) throw io_error("detseg::load_npy: malformed header");
     std::size_t e = p;
-    if (header[p] == '(') e = header.find(')', p) + 1;
-    else if (header[p] == '\'') e = header.find('\'', p + 1) + 1;
+    if (header[p] == '(' || header[p] == '\'') {
+        e = header.find(header[p] == '(' ? ')' : '\'', p + 1);
+        if (e == std::string_view::npos) throw io_error("detseg::load_npy: malformed header");
+        ++e;
+    }
     else while (e < header.size() && header[e] != ',' && header[e] != '}') ++e;
     return std::string(header.substr(p, e - p));
 }
@@ -178,11 +186,15 @@ inline std::vector<std::byte> fortran_to_c(const std::vector<std::byte>& src,
     return a;
 }
 
-/// Writes any viewable array (numbers, any strides) as a C-order, native-endian `.npy` file.
+/// Writes any viewable array of numbers (any strides; not a `field_view`) as a C-order,
+/// native-endian `.npy` file. Rank-dynamic sources: `save_npy(path, as_view<R>(src))`.
 /// @throws detseg::io_error when the file cannot be written.
 template <viewable Src>
+    requires is_strided_view_v<decltype(as_view(std::declval<Src&>()))>
 void save_npy(const std::string& path, Src&& src) {
     const auto v = as_view(std::forward<Src>(src));
+    static_assert(!std::is_same_v<typename decltype(v)::value_type, bool>,
+                  "detseg: save bool arrays as std::uint8_t");
     using T = typename decltype(v)::value_type;
     constexpr std::size_t R = decltype(v)::rank();
     std::string shape = "(";
