@@ -330,11 +330,8 @@ TEST_CASE_TEMPLATE("transpose and diagonal are views with storage", T, float, do
     expect_same_1d(d, m.diagonal());
 }
 
-TEST_CASE_TEMPLATE("segment, head and tail of a vector are viewable" * doctest::may_fail(), T,
+TEST_CASE_TEMPLATE("segment, head and tail of a vector are viewable", T,
                    float, double) {
-    // segment/head/tail return Eigen::VectorBlock, which derives from Block and so from
-    // DenseBase<Block<...>>, not DenseBase<VectorBlock<...>>: detail::eigen_dense (eigen.hpp)
-    // rejects it although it has storage.
     Eigen::Matrix<T, Eigen::Dynamic, 1> v(6);
     for (Eigen::Index i = 0; i < 6; ++i)
         v(i) = T(i + 1);

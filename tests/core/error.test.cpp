@@ -39,6 +39,7 @@ TEST_CASE("invalid_argument names the function and the argument") {
           "detseg::pairwise_iou: argument 'boxes2': expected 4 columns, got 5");
     CHECK(e.function() == "pairwise_iou");
     CHECK(e.argument() == "boxes2");
+    CHECK(e.reason() == "expected 4 columns, got 5");
     static_assert(std::is_same_v<decltype(e.function()), const std::string&>);
 
     const detseg::invalid_argument copy = e;

@@ -110,6 +110,8 @@ static_assert(!viewable<std::vector<xyxy_float>>);
 static_assert(!viewable<int>);
 static_assert(!viewable<float*>);
 static_assert(!viewable<not_a_tensor>);
+static_assert(!viewable<xt::xarray<float>>);
+static_assert(!viewable<const xt::xarray<double>&>);
 
 // ---- viewable_as: static rank, rank-2-as-1, rank-dynamic xarray.
 static_assert(viewable_as<vec_f, 1>);
@@ -141,6 +143,7 @@ static_assert(detseg::view_rank_v<MatXf> == 2);
 static_assert(detseg::view_rank_v<Eigen::VectorXf> == 1);
 static_assert(detseg::view_rank_v<xt::xtensor<float, 3>> == 3);
 static_assert(detseg::view_rank_v<std::list<float>> == 0);
+static_assert(detseg::view_rank_v<xt::xarray<float>> == 0);
 
 // ---- constness of the resolved view.
 static_assert(std::is_same_v<view_of<vec_f>, strided_view<float, 1>>);
@@ -324,6 +327,16 @@ static_assert(!box_metric_output<const vec_f, vec_f, vec_f, 1>);
 static_assert(!box_metric_output<std::vector<std::int64_t>, vec_f, vec_f, 1>);
 static_assert(!box_metric_output<std::list<float>, vec_f, vec_f, 1>);
 static_assert(!box_metric_output<const xt::xtensor<float, 2>, vec_f, vec_f, 2>);
+
+// ---- float_output: writable floating-point views.
+static_assert(detseg::float_output<MatXf, 2>);
+static_assert(detseg::float_output<tensor<double, 2>, 2>);
+static_assert(detseg::float_output<xt::xarray<float>, 2>);
+static_assert(detseg::float_output<vec_d, 1>);
+static_assert(!detseg::float_output<const MatXf, 2>);
+static_assert(!detseg::float_output<tensor<int, 2>, 2>);
+static_assert(!detseg::float_output<vec_f, 2>);
+static_assert(!detseg::float_output<strided_view<const double, 2>, 2>);
 
 template <detseg::score_source S>
 const char* role(const S&) {

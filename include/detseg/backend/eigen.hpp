@@ -23,8 +23,12 @@ namespace detseg {
 
 namespace detail {
 
+template <class D>
+void eigen_dense_base(const Eigen::DenseBase<D>&);
+
+// Any Eigen dense object: Matrix, Array, Map, Block, VectorBlock (segment/head/tail), Ref, ...
 template <class E>
-concept eigen_dense = std::is_base_of_v<Eigen::DenseBase<E>, E>;
+concept eigen_dense = requires(const E& e) { eigen_dense_base(e); };
 
 template <class E>
 inline constexpr bool eigen_direct_access = (int(E::Flags) & int(Eigen::DirectAccessBit)) != 0;

@@ -66,8 +66,8 @@ public:
 
     /// Changes the extents; the contents are unspecified afterwards.
     void resize(const extents_type& extents) {
-        extents_ = extents;
         data_.resize(count(extents));
+        extents_ = extents;
     }
 
     friend bool operator==(const tensor&, const tensor&) = default;

@@ -125,7 +125,9 @@ inline constexpr std::size_t view_rank_v = [] {
 template <class S, std::size_t R>
 concept viewable_as =
     detail::has_traits_view_rank<std::remove_reference_t<S>, R> ||
-    (viewable<S> && (view_rank_v<S> == R || (R == 1 && view_rank_v<S> == 2)));
+    (viewable<S> &&
+     (view_rank_v<S> == R ||
+      (R == 1 && view_rank_v<S> == 2 && is_strided_view_v<decltype(as_view(std::declval<S&>()))>)));
 
 namespace detail {
 

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -156,10 +157,14 @@ inline std::vector<std::byte> fortran_to_c(const std::vector<std::byte>& src,
 
     npy_array a;
     const std::string descr = detail::npy_header_value(header, "descr");
-    if (descr.size() < 5) throw io_error("detseg::load_npy: unsupported dtype " + descr);
+    // 'descr' is a quoted byte order, kind and size, e.g. '<f4'.
+    const bool descr_ok = descr.size() == 5 && descr.front() == '\'' && descr.back() == '\'' &&
+                          (descr[1] == '<' || descr[1] == '>' || descr[1] == '|' || descr[1] == '=') &&
+                          descr[3] >= '1' && descr[3] <= '8';
+    if (!descr_ok) throw io_error("detseg::load_npy: unsupported dtype " + descr + " in '" + path + "'");
     const char order = descr[1];
     a.kind = descr[2];
-    a.itemsize = static_cast<std::size_t>(std::stoul(descr.substr(3, descr.size() - 4)));
+    a.itemsize = static_cast<std::size_t>(descr[3] - '0');
     const bool ok_kind = (a.kind == 'f' && (a.itemsize == 4 || a.itemsize == 8)) ||
                          ((a.kind == 'i' || a.kind == 'u') &&
                           (a.itemsize == 1 || a.itemsize == 2 || a.itemsize == 4 || a.itemsize == 8)) ||
@@ -167,15 +172,29 @@ inline std::vector<std::byte> fortran_to_c(const std::vector<std::byte>& src,
     if (!ok_kind) throw io_error("detseg::load_npy: unsupported dtype " + descr + " in '" + path + "'");
     const bool fortran = detail::npy_header_value(header, "fortran_order") == "True";
     const std::string shape = detail::npy_header_value(header, "shape");
-    for (std::size_t p = 1; p < shape.size();) {
-        while (p < shape.size() && (shape[p] == ' ' || shape[p] == ',')) ++p;
-        if (p >= shape.size() || shape[p] == ')') break;
-        std::size_t q = p;
-        while (q < shape.size() && shape[q] >= '0' && shape[q] <= '9') ++q;
-        if (q == p) throw io_error("detseg::load_npy: malformed shape " + shape);
-        a.shape.push_back(static_cast<index_t>(std::stoll(shape.substr(p, q - p))));
-        p = q;
+    if (shape.size() < 2 || shape.front() != '(' || shape.back() != ')')
+        throw io_error("detseg::load_npy: malformed shape " + shape + " in '" + path + "'");
+    for (std::size_t p = 1; p + 1 < shape.size();) {
+        while (p + 1 < shape.size() && (shape[p] == ' ' || shape[p] == ',')) ++p;
+        if (p + 1 >= shape.size()) break;
+        index_t e = 0;
+        const auto r = std::from_chars(shape.data() + p, shape.data() + shape.size() - 1, e);
+        if (r.ec != std::errc() || r.ptr == shape.data() + p || e < 0)
+            throw io_error("detseg::load_npy: malformed shape " + shape + " in '" + path + "'");
+        a.shape.push_back(e);
+        p = static_cast<std::size_t>(r.ptr - shape.data());
     }
+    // The file must hold the data the header announces before anything is allocated.
+    const auto data_begin = in.tellg();
+    in.seekg(0, std::ios::end);
+    const auto available = static_cast<std::uintmax_t>(in.tellg() - data_begin);
+    in.seekg(data_begin);
+    std::uintmax_t need = a.itemsize;
+    for (index_t e : a.shape) {
+        if (e != 0 && need > available / static_cast<std::uintmax_t>(e)) need = available + 1;
+        else need *= static_cast<std::uintmax_t>(e);
+    }
+    if (need > available) throw io_error("detseg::load_npy: truncated data in '" + path + "'");
     a.bytes.resize(static_cast<std::size_t>(a.size()) * a.itemsize);
     in.read(reinterpret_cast<char*>(a.bytes.data()), static_cast<std::streamsize>(a.bytes.size()));
     if (!in) throw io_error("detseg::load_npy: truncated data in '" + path + "'");
