@@ -10,6 +10,8 @@ image), saves them as .npy in a temporary directory, times torchvision with
 torch.set_num_threads(T), builds and runs time_pairwise_iou.cpp (next to this file) with the
 same thread count, compares the two results bit for bit (cells where torchvision gives NaN must
 be 0 in detseg) and prints a table. Exit status 1 if any result differs, 2 on a setup error.
+The environment is passed on to the C++ program, so GLIBC_TUNABLES=glibc.malloc.hugetlb=1
+(transparent huge pages for large allocations) applies to both sides; see docs/benchmarks.md.
 """
 
 import argparse
@@ -24,7 +26,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError as error:
+    sys.stderr.write(f"compare_box_iou: {error}; run it with Debian's /usr/bin/python3\n")
+    sys.exit(2)
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
@@ -135,9 +141,13 @@ def main():
     if args.reps < 15 or args.threads < 1:
         parser.error("--reps must be >= 15 and --threads >= 1")
 
-    import torch
-    import torchvision
-    from torchvision.ops import box_iou
+    try:
+        import torch
+        import torchvision
+        from torchvision.ops import box_iou
+    except ImportError as e:
+        sys.stderr.write(f"compare_box_iou: {e}; run it with Debian's /usr/bin/python3\n")
+        return 2
 
     torch.set_num_threads(args.threads)
     workdir = Path(tempfile.mkdtemp(prefix="detseg_compare_"))
@@ -185,11 +195,14 @@ def main():
             shutil.rmtree(workdir, ignore_errors=True)
 
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, "
-          f"numpy {np.__version__}; torch threads {torch.get_num_threads()}")
-    print(f"detseg: {cpp['compiler']} {flags}; threads {cpp['threads']}; reps {args.reps}")
-    print("times in ms: median [Q1, Q3]; ratio = torchvision median / detseg median;")
-    print("'into' writes a preallocated output, 'returned' includes allocating the N x M tensor;")
-    print("'fill' = std::fill of an N x M buffer (the store-bandwidth bound), memset for reference.\n")
+          f"numpy {np.__version__}; torch threads {torch.get_num_threads()}; "
+          f"GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '')!r}")
+    print(f"detseg: g++ {cpp['compiler']} {flags} -I {args.include}; threads {cpp['threads']}; "
+          f"reps {args.reps}")
+    print("times in ms: median [Q1, Q3]; x = torchvision median / detseg median;")
+    print("'into' writes a preallocated output; 'returned' allocates the N x M tensor, as")
+    print("torchvision does; 'fill' = std::fill of a prefaulted N x M buffer (the store-bandwidth")
+    print("bound for writing the result), memset for reference; GB/s = fill rate.\n")
     head = (f"{'size':>11} {'dtype':>7} | {'torchvision':>24} | {'detseg into':>24} | "
             f"{'detseg returned':>24} | {'x into':>6} {'x ret':>6} | {'fill':>6} {'memset':>6} "
             f"{'GB/s':>5} | bit-exact")
@@ -205,6 +218,10 @@ def main():
               f"{r['fill_ms']['median']:6.2f} {r['memset_ms']['median']:6.2f} "
               f"{r['fill_gb_per_s']:5.1f} | "
               f"{'yes' if r['bit_exact'] else 'NO'} ({note})")
+    target = next(r for r in rows if r["case"] == "n10000_m1000_f32")
+    print(f"\ntarget >= 50x torchvision at 10000x1000 float32: into {target['ratio_into']:.1f}x, "
+          f"returned {target['ratio_returned']:.1f}x; detseg into / fill bound = "
+          f"{target['detseg_into_ms']['median'] / target['fill_ms']['median']:.1f}")
     if args.json:
         args.json.write_text(json.dumps({"flags": flags, "cpp": cpp, "rows": rows}, indent=2))
     if not ok:

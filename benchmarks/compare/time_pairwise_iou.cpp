@@ -4,12 +4,6 @@
 //
 //     time_pairwise_iou [--threads T] [--reps R] <dir> <case>...
 
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
-// GCC 12 false positive at -O3 (GCC bug 105329) on `"×" + std::string&&` in
-// detseg/core/detail/shape.hpp; drop this once that header appends the pieces separately.
-#pragma GCC diagnostic ignored "-Wrestrict"
-#endif
-
 #include <detseg/box/iou.hpp>
 #include <detseg/core/parallel.hpp>
 #include <detseg/core/tensor.hpp>

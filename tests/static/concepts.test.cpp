@@ -123,6 +123,13 @@ static_assert(!viewable_as<tensor<float, 3>, 1>);
 static_assert(!viewable_as<tensor<float, 3>, 2>);
 static_assert(viewable_as<strided_view<const double, 3>, 3>);
 static_assert(viewable_as<det_fields, 2>);
+// A field view is N×K structs, not a vector of numbers: never a rank-1 source, even with K = 1.
+using score_fields = detseg::field_view<xyxy_double_with_extras, double, 1,
+                                        detseg::member_access<xyxy_double_with_extras, double, 1>>;
+static_assert(!viewable_as<det_fields, 1>);
+static_assert(!viewable_as<score_fields, 1>);
+static_assert(!detseg::score_source<score_fields>);
+static_assert(!detseg::label_source<score_fields>);
 static_assert(viewable_as<MatXf, 2>);
 static_assert(viewable_as<MatXf, 1>);
 static_assert(!viewable_as<MatXf, 3>);

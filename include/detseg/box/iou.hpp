@@ -37,6 +37,7 @@
 #include <detseg/core/view_traits.hpp>
 
 #include <algorithm>
+#include <limits>
 #include <type_traits>
 #include <utility>
 
@@ -51,22 +52,29 @@ inline void inter_union(const box_terms<T>& a, const box_terms<T>& b, T& inter, 
     T h = std::min(a.y2, b.y2) - std::max(a.y1, b.y1);
     w = w < T(0) ? T(0) : w;
     h = h < T(0) ? T(0) : h;
-    inter = rounded(w * h);
+    inter = w * h; // also a divisor's numerator: never fused into the subtraction
     uni = (a.area + b.area) - inter;
 }
 
-// union <= 0 implies inter == 0 (see docs/conventions.md), so dividing by 1 there gives 0.
+// A divisor that is never 0: `d` itself when it is at least the smallest normal number, else that
+// number. Where the metrics use it, d <= 0 implies a numerator of 0 (docs/conventions.md), so the
+// quotient is 0 there and unchanged wherever d is a normal positive number. Unlike a condition
+// around the division, `max` leaves the loop branch-free and vectorisable.
 template <class T>
-[[nodiscard]] inline T iou_from(T inter, T uni) noexcept {
-    return inter / (uni > T(0) ? uni : T(1));
+[[nodiscard]] inline T safe_divisor(T d) noexcept {
+    return std::max(d, std::numeric_limits<T>::min());
 }
 
+template <class T>
+[[nodiscard]] inline T iou_from(T inter, T uni) noexcept {
+    return inter / safe_divisor(uni);
+}
+
+// The enclosing box's sides; never negative for the ordered boxes GIoU/DIoU/CIoU require.
 template <class T>
 inline void enclosing(const box_terms<T>& a, const box_terms<T>& b, T& cw, T& ch) noexcept {
     cw = std::max(a.x2, b.x2) - std::min(a.x1, b.x1);
     ch = std::max(a.y2, b.y2) - std::min(a.y1, b.y1);
-    cw = cw < T(0) ? T(0) : cw;
-    ch = ch < T(0) ? T(0) : ch;
 }
 
 template <class T>
@@ -74,9 +82,9 @@ template <class T>
     DETSEG_NO_FP_CONTRACT
     T cw, ch;
     enclosing(a, b, cw, ch);
-    const T diag2 = (rounded(cw * cw) + rounded(ch * ch)) + T(1e-7);
+    const T diag2 = (rounded_nonneg(cw * cw) + rounded_nonneg(ch * ch)) + T(1e-7);
     const T dx = a.cx - b.cx, dy = a.cy - b.cy;
-    const T rho2 = rounded(dx * dx) + rounded(dy * dy);
+    const T rho2 = rounded_nonneg(dx * dx) + rounded_nonneg(dy * dy);
     return iou - rho2 / diag2;
 }
 
@@ -101,8 +109,8 @@ struct giou_op {
         T inter, uni, cw, ch;
         inter_union(a, b, inter, uni);
         enclosing(a, b, cw, ch);
-        const T c = rounded(cw * ch);
-        return iou_from(inter, uni) - (c - uni) / (c > T(0) ? c : T(1));
+        const T c = cw * ch; // used by a max(): never fused
+        return iou_from(inter, uni) - (c - uni) / safe_divisor(c);
     }
 };
 
@@ -131,7 +139,7 @@ struct ciou_op {
         const T d = a.theta - b.theta;
         const T v = (T(0.40528473456935108577551785283891) * (d * d)) * (a.has_aspect * b.has_aspect);
         const T alpha = v / (((T(1) - iou) + v) + T(1e-7));
-        return diou - rounded(alpha * v);
+        return diou - rounded_nonneg(alpha * v);
     }
 };
 
@@ -143,7 +151,7 @@ struct ioa_op {
         DETSEG_NO_FP_CONTRACT
         T inter, uni;
         inter_union(a, b, inter, uni);
-        return inter / (a.area > T(0) ? a.area : T(1));
+        return inter / safe_divisor(a.area);
     }
 };
 

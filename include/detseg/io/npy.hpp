@@ -85,7 +85,7 @@ struct npy_array {
 namespace detail {
 
 inline std::string npy_header_value(std::string_view header, std::string_view key) {
-    const std::string quoted = "'" + std::string(key) + "'";
+    const std::string quoted = concat('\'', key, '\'');
     auto p = header.find(quoted);
     if (p == std::string_view::npos) throw io_error(concat("detseg::load_npy: header lacks ", key));
     p = header.find(':', p + quoted.size());

@@ -4,6 +4,9 @@
 // Floating-point helpers shared by the kernels that promise bit-exactness with a reference whose
 // every tensor operation rounds (PyTorch).
 
+#include <algorithm>
+#include <limits>
+
 /// At the start of a function body: no floating-point contraction in it (Clang honours this for
 /// every operation of the block, also after inlining; for GCC `rounded` does the job).
 #if defined(__clang__)
@@ -16,9 +19,9 @@ namespace detseg::detail {
 
 /// Returns `x`, rounded to its type here: a compiler allowed to contract floating-point
 /// expressions (GCC's default -ffp-contract=fast with an FMA target such as -march=native) may
-/// not fuse the product that produced `x` into a later addition. Costs nothing otherwise and
-/// keeps loops vectorisable (GCC >= 12 `__builtin_assoc_barrier`, Clang `__arithmetic_fence`;
-/// with older GCC, build with -ffp-contract=off for bit-exactness on FMA targets).
+/// not fuse the product that produced `x` into a later addition. Free, and keeps loops
+/// vectorisable: GCC's `__builtin_assoc_barrier`, Clang's `__arithmetic_fence`. GCC's vectoriser
+/// drops the barrier, so in a loop that may vectorise use `rounded_nonneg`.
 template <class T>
 [[nodiscard]] inline T rounded(T x) noexcept {
 #if defined(__clang__)
@@ -31,6 +34,17 @@ template <class T>
     return __builtin_assoc_barrier(x);
 #else
     return x;
+#endif
+}
+
+/// `rounded` for a non-negative product, robust in vectorised loops too: GCC cannot fuse a
+/// product whose use is a max() into an FMA, and max(x, 0) is x for x >= 0 (one vector max).
+template <class T>
+[[nodiscard]] inline T rounded_nonneg(T x) noexcept {
+#if defined(__GNUC__) && !defined(__clang__)
+    return std::max(x, T(0));
+#else
+    return rounded(x);
 #endif
 }
 

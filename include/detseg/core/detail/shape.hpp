@@ -19,8 +19,12 @@ void check_out_shape(const OutView& out, const std::array<index_t, R>& want, con
     if (!ok) {
         std::string got, exp;
         for (std::size_t r = 0; r < R; ++r) {
-            got += (r ? "×" : "") + std::to_string(out.extent(r));
-            exp += (r ? "×" : "") + std::to_string(want[r]);
+            if (r) {
+                got += "×";
+                exp += "×";
+            }
+            got += std::to_string(out.extent(r));
+            exp += std::to_string(want[r]);
         }
         throw_invalid(fn, arg, "expected shape ", exp, ", got ", got);
     }
