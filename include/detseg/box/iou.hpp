@@ -8,7 +8,9 @@
 ///
 /// Reference: torchvision.ops `box_iou`, `generalized_box_iou`, `distance_box_iou`,
 /// `complete_box_iou` (0.14), with the same operation order, so `pairwise_iou` is bit-exact with
-/// `box_iou` in float and double, and GIoU/DIoU/CIoU agree to ~1e-7 (float) / ~1e-15 (double).
+/// `box_iou` in float and double (except for a union below the smallest normal number, sides
+/// under ~1e-19 in float: see docs/conventions.md), and so are GIoU and DIoU; CIoU is too where
+/// `std::atan` is glibc's, otherwise within ~1e-7 (float) / ~1e-15 (double).
 /// Where torchvision returns NaN, detseg returns a finite, documented value:
 /// - IoU of two boxes whose union is 0 (two zero-area boxes) is 0; IoA of a zero-area first box
 ///   is 0. An inverted box (x2 < x1 or y2 < y1) has IoU and IoA 0 with every box.
@@ -82,9 +84,9 @@ template <class T>
     DETSEG_NO_FP_CONTRACT
     T cw, ch;
     enclosing(a, b, cw, ch);
-    const T diag2 = (rounded_nonneg(cw * cw) + rounded_nonneg(ch * ch)) + T(1e-7);
+    const T diag2 = (rounded_finite(cw * cw) + rounded_finite(ch * ch)) + T(1e-7);
     const T dx = a.cx - b.cx, dy = a.cy - b.cy;
-    const T rho2 = rounded_nonneg(dx * dx) + rounded_nonneg(dy * dy);
+    const T rho2 = rounded_finite(dx * dx) + rounded_finite(dy * dy);
     return iou - rho2 / diag2;
 }
 
@@ -139,7 +141,7 @@ struct ciou_op {
         const T d = a.theta - b.theta;
         const T v = (T(0.40528473456935108577551785283891) * (d * d)) * (a.has_aspect * b.has_aspect);
         const T alpha = v / (((T(1) - iou) + v) + T(1e-7));
-        return diou - rounded_nonneg(alpha * v);
+        return diou - rounded_finite(alpha * v);
     }
 };
 

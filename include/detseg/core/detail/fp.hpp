@@ -21,7 +21,7 @@ namespace detseg::detail {
 /// expressions (GCC's default -ffp-contract=fast with an FMA target such as -march=native) may
 /// not fuse the product that produced `x` into a later addition. Free, and keeps loops
 /// vectorisable: GCC's `__builtin_assoc_barrier`, Clang's `__arithmetic_fence`. GCC's vectoriser
-/// drops the barrier, so in a loop that may vectorise use `rounded_nonneg`.
+/// drops the barrier, so in a loop that may vectorise use `rounded_finite`.
 template <class T>
 [[nodiscard]] inline T rounded(T x) noexcept {
 #if defined(__clang__)
@@ -37,12 +37,14 @@ template <class T>
 #endif
 }
 
-/// `rounded` for a non-negative product, robust in vectorised loops too: GCC cannot fuse a
-/// product whose use is a max() into an FMA, and max(x, 0) is x for x >= 0 (one vector max).
+/// `rounded` for a finite product inside a loop that may vectorise. GCC's vectoriser drops
+/// `__builtin_assoc_barrier`, so under GCC the barrier is a use that is not an addition: a
+/// product consumed by min() cannot be fused into an FMA, and min(x, max) is x for every finite
+/// x. (max(x, 0) would not do: GCC proves x*x >= 0, folds it, and fuses the square.)
 template <class T>
-[[nodiscard]] inline T rounded_nonneg(T x) noexcept {
+[[nodiscard]] inline T rounded_finite(T x) noexcept {
 #if defined(__GNUC__) && !defined(__clang__)
-    return std::max(x, T(0));
+    return std::min(x, std::numeric_limits<T>::max());
 #else
     return rounded(x);
 #endif
