@@ -42,12 +42,12 @@ int main() {
     // 1. Ground truth: COCO xywh -> corners. A range of structs is read through member pointers.
     const auto gt_xywh = detseg::make_field_view(gt, &ground_truth::x, &ground_truth::y,
                                                  &ground_truth::w, &ground_truth::h);
-    const auto gt_boxes = detseg::convert_boxes(gt_xywh, detseg::box_format::xywh,
-                                                detseg::box_format::xyxy);
+    const auto gt_boxes =
+        detseg::convert_boxes(gt_xywh, detseg::box_format::xywh, detseg::box_format::xyxy);
 
     // 2. Detections: centre/size -> corners, clipped to the image.
-    const auto det_cxcywh = detseg::make_field_view(dets, &detection::cx, &detection::cy,
-                                                    &detection::w, &detection::h);
+    const auto det_cxcywh =
+        detseg::make_field_view(dets, &detection::cx, &detection::cy, &detection::w, &detection::h);
     const auto det_boxes =
         detseg::clip_boxes(detseg::as_boxes(det_cxcywh, detseg::box_format::cxcywh), image);
 
@@ -59,15 +59,18 @@ int main() {
     // 4. IoU of every kept detection with every ground-truth box.
     detseg::tensor<float, 2> kept({detseg::index_t(keep.size()), 4});
     for (std::size_t k = 0; k < keep.size(); ++k)
-        for (detseg::index_t c = 0; c < 4; ++c) kept(detseg::index_t(k), c) = det_boxes(keep[k], c);
+        for (detseg::index_t c = 0; c < 4; ++c)
+            kept(detseg::index_t(k), c) = det_boxes(keep[k], c);
     const auto iou = detseg::pairwise_iou(kept, gt_boxes);
 
     std::printf("IoU      ");
-    for (const auto& g : gt) std::printf("%9s", g.name);
+    for (const auto& g : gt)
+        std::printf("%9s", g.name);
     std::printf("\n");
     for (detseg::index_t i = 0; i < iou.extent(0); ++i) {
         std::printf("det %-2ld   ", long(keep[std::size_t(i)]));
-        for (detseg::index_t j = 0; j < iou.extent(1); ++j) std::printf("%9.3f", iou(i, j));
+        for (detseg::index_t j = 0; j < iou.extent(1); ++j)
+            std::printf("%9.3f", iou(i, j));
         std::printf("\n");
     }
 
@@ -84,12 +87,13 @@ int main() {
             }
         const auto d = keep[std::size_t(i)];
         if (best < 0) {
-            std::printf("  det %ld (score %.2f): false positive\n", long(d), dets[std::size_t(d)].score);
+            std::printf("  det %ld (score %.2f): false positive\n", long(d),
+                        dets[std::size_t(d)].score);
             continue;
         }
         taken[std::size_t(best)] = true;
-        std::printf("  det %ld (score %.2f) -> %-8s IoU %.3f\n", long(d), dets[std::size_t(d)].score,
-                    gt[std::size_t(best)].name, best_iou);
+        std::printf("  det %ld (score %.2f) -> %-8s IoU %.3f\n", long(d),
+                    dets[std::size_t(d)].score, gt[std::size_t(best)].name, best_iou);
     }
 
     // 6. The regression losses' view of the first three detections against their objects:
@@ -104,7 +108,7 @@ int main() {
     const detseg::box<float> far{300, 0, 340, 30};
     const detseg::box<float> kite{gt_boxes(3, 0), gt_boxes(3, 1), gt_boxes(3, 2), gt_boxes(3, 3)};
     std::printf("%-10s %8.4f %8.4f %8.4f %8.4f   (no overlap: only IoU cannot tell how far)\n",
-                "far/kite", detseg::iou(far, kite), detseg::giou(far, kite), detseg::diou(far, kite),
-                detseg::ciou(far, kite));
+                "far/kite", detseg::iou(far, kite), detseg::giou(far, kite),
+                detseg::diou(far, kite), detseg::ciou(far, kite));
     return 0;
 }

@@ -5,9 +5,13 @@
 /// Umbrella header: every detseg algorithm. Backend adapters (`<detseg/backend/eigen.hpp>`,
 /// `<detseg/backend/xtensor.hpp>`) and file I/O (`<detseg/io/...>`) are included separately.
 
+#include <detseg/box/area.hpp>
+#include <detseg/box/box.hpp>
+#include <detseg/box/clip.hpp>
+#include <detseg/box/convert.hpp>
+#include <detseg/box/filter.hpp>
+#include <detseg/box/iou.hpp>
 #include <detseg/config.hpp>
-#include <detseg/version.hpp>
-
 #include <detseg/core/concepts.hpp>
 #include <detseg/core/error.hpp>
 #include <detseg/core/field_view.hpp>
@@ -15,12 +19,6 @@
 #include <detseg/core/strided_view.hpp>
 #include <detseg/core/tensor.hpp>
 #include <detseg/core/view_traits.hpp>
-
-#include <detseg/box/area.hpp>
-#include <detseg/box/box.hpp>
-#include <detseg/box/clip.hpp>
-#include <detseg/box/convert.hpp>
-#include <detseg/box/filter.hpp>
-#include <detseg/box/iou.hpp>
+#include <detseg/version.hpp>
 
 #endif // DETSEG_DETSEG_HPP

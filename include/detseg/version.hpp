@@ -16,7 +16,9 @@ inline constexpr int version_minor = DETSEG_VERSION_MINOR;
 inline constexpr int version_patch = DETSEG_VERSION_PATCH;
 
 /// The version as "major.minor.patch".
-[[nodiscard]] constexpr const char* version_string() noexcept { return DETSEG_VERSION_STRING; }
+[[nodiscard]] constexpr const char* version_string() noexcept {
+    return DETSEG_VERSION_STRING;
+}
 
 } // namespace detseg
 

@@ -330,8 +330,7 @@ TEST_CASE_TEMPLATE("transpose and diagonal are views with storage", T, float, do
     expect_same_1d(d, m.diagonal());
 }
 
-TEST_CASE_TEMPLATE("segment, head and tail of a vector are viewable", T,
-                   float, double) {
+TEST_CASE_TEMPLATE("segment, head and tail of a vector are viewable", T, float, double) {
     Eigen::Matrix<T, Eigen::Dynamic, 1> v(6);
     for (Eigen::Index i = 0; i < 6; ++i)
         v(i) = T(i + 1);

@@ -1,8 +1,8 @@
-#include "support/backends.hpp"
-#include "support/fixtures.hpp"
-
 #include <detseg/box/clip.hpp>
 #include <detseg/box/filter.hpp>
+
+#include "support/backends.hpp"
+#include "support/fixtures.hpp"
 
 #include <doctest/doctest.h>
 
@@ -51,7 +51,8 @@ TEST_CASE_TEMPLATE("clip_boxes equals torchvision clip_boxes_to_image", T, float
                 const auto got = detseg::clip_boxes(src, {.height = p.height, .width = p.width});
                 int bad = 0;
                 for (index_t i = 0; i < ref.extent(0); ++i)
-                    for (index_t k = 0; k < 4; ++k) bad += !(got(i, k) == ref(i, k));
+                    for (index_t k = 0; k < 4; ++k)
+                        bad += !(got(i, k) == ref(i, k));
                 CHECK(bad == 0);
             });
         });
@@ -73,7 +74,8 @@ TEST_CASE_TEMPLATE("remove_small_boxes equals torchvision", T, float, double) {
                 CAPTURE(std::string(B::name));
                 const auto keep = detseg::remove_small_boxes(src, p.min_size);
                 REQUIRE(keep.size() == std::size_t(ref.extent(0)));
-                for (std::size_t i = 0; i < keep.size(); ++i) CHECK(keep[i] == ref(index_t(i)));
+                for (std::size_t i = 0; i < keep.size(); ++i)
+                    CHECK(keep[i] == ref(index_t(i)));
             });
         });
     }

@@ -1,8 +1,8 @@
-#include "support/backends.hpp"
-#include "support/fixtures.hpp"
-
 #include <detseg/box/area.hpp>
 #include <detseg/box/convert.hpp>
+
+#include "support/backends.hpp"
+#include "support/fixtures.hpp"
 
 #include <doctest/doctest.h>
 
@@ -17,21 +17,25 @@ template <class T, class Got>
 void expect_bit_equal(const detseg::tensor<T, 2>& ref, const Got& got) {
     int bad = 0;
     for (index_t i = 0; i < ref.extent(0); ++i)
-        for (index_t k = 0; k < 4; ++k) bad += !(static_cast<T>(got(i, k)) == ref(i, k));
+        for (index_t k = 0; k < 4; ++k)
+            bad += !(static_cast<T>(got(i, k)) == ref(i, k));
     CHECK(bad == 0);
 }
 
 } // namespace
 
-TEST_CASE_TEMPLATE("convert_boxes equals torchvision box_convert on every set and backend", T, float, double) {
+TEST_CASE_TEMPLATE("convert_boxes equals torchvision box_convert on every set and backend", T,
+                   float, double) {
     const box_format formats[] = {box_format::xyxy, box_format::xywh, box_format::cxcywh};
     for (const std::string set : {"clustered", "uniform", "edge", "inverted"}) {
         const auto a = testing::box_fixture<T, 2>(set, "a");
         for (auto from : formats)
             for (auto to : formats) {
-                if (from == to) continue;
+                if (from == to)
+                    continue;
                 const auto ref = testing::box_fixture<T, 2>(
-                    set, std::string("convert_") + detseg::to_string(from) + "_to_" + detseg::to_string(to));
+                    set, std::string("convert_") + detseg::to_string(from) + "_to_" +
+                             detseg::to_string(to));
                 testing::for_each_backend([&]<class B>() {
                     B::with(a, [&](auto&& src) {
                         CAPTURE(set);
@@ -65,13 +69,15 @@ TEST_CASE_TEMPLATE("box_area equals torchvision box_area", T, float, double) {
                 CAPTURE(std::string(B::name));
                 const auto got = detseg::box_area(src);
                 int bad = 0;
-                for (index_t i = 0; i < ref.extent(0); ++i) bad += !(got(i) == ref(i));
+                for (index_t i = 0; i < ref.extent(0); ++i)
+                    bad += !(got(i) == ref(i));
                 CHECK(bad == 0);
             });
         });
         Eigen::Matrix<T, Eigen::Dynamic, 1> out(a.extent(0));
         detseg::box_area(a, out);
-        for (index_t i = 0; i < ref.extent(0); ++i) CHECK(out(i) == ref(i));
+        for (index_t i = 0; i < ref.extent(0); ++i)
+            CHECK(out(i) == ref(i));
     }
 }
 

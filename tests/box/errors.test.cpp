@@ -1,7 +1,6 @@
 // Every bad-input path of the box module throws detseg::invalid_argument naming the function and
 // the argument.
 
-#include "support/backends.hpp"
 #include "support/errors.hpp"
 
 #include <detseg/box/area.hpp>
@@ -9,6 +8,8 @@
 #include <detseg/box/convert.hpp>
 #include <detseg/box/filter.hpp>
 #include <detseg/box/iou.hpp>
+
+#include "support/backends.hpp"
 
 #include <doctest/doctest.h>
 
@@ -33,10 +34,14 @@ TEST_CASE("wrong column count") {
     expect_invalid([&] { (void)detseg::pairwise_giou(good, v5); }, "pairwise_giou", "boxes2");
     expect_invalid([&] { (void)detseg::elementwise_diou(v5, good); }, "elementwise_diou", "boxes1");
     expect_invalid([&] { (void)detseg::box_area(v5); }, "box_area", "boxes");
-    expect_invalid([&] { (void)detseg::convert_boxes(v5, detseg::box_format::xyxy, detseg::box_format::xywh); },
-                   "convert_boxes", "boxes");
+    expect_invalid(
+        [&] {
+            (void)detseg::convert_boxes(v5, detseg::box_format::xyxy, detseg::box_format::xywh);
+        },
+        "convert_boxes", "boxes");
     expect_invalid([&] { (void)detseg::clip_boxes(v5, {10, 10}); }, "clip_boxes", "boxes");
-    expect_invalid([&] { (void)detseg::remove_small_boxes(v5, 1.0); }, "remove_small_boxes", "boxes");
+    expect_invalid([&] { (void)detseg::remove_small_boxes(v5, 1.0); }, "remove_small_boxes",
+                   "boxes");
     expect_invalid([&] { (void)detseg::as_boxes(v5); }, "as_boxes", "boxes");
     Eigen::MatrixXf e3(4, 3);
     expect_invalid([&] { (void)detseg::pairwise_ciou(e3, good); }, "pairwise_ciou", "boxes1");
@@ -57,16 +62,25 @@ TEST_CASE("NaN and infinite coordinates") {
             std::vector<float> b = good;
             b[4 + k] = bad;
             expect_invalid([&] { (void)detseg::pairwise_iou(b, good); }, "pairwise_iou", "boxes1");
-            expect_invalid([&] { (void)detseg::pairwise_giou(good, b); }, "pairwise_giou", "boxes2");
-            expect_invalid([&] { (void)detseg::pairwise_diou(b, good); }, "pairwise_diou", "boxes1");
-            expect_invalid([&] { (void)detseg::pairwise_ciou(good, b); }, "pairwise_ciou", "boxes2");
+            expect_invalid([&] { (void)detseg::pairwise_giou(good, b); }, "pairwise_giou",
+                           "boxes2");
+            expect_invalid([&] { (void)detseg::pairwise_diou(b, good); }, "pairwise_diou",
+                           "boxes1");
+            expect_invalid([&] { (void)detseg::pairwise_ciou(good, b); }, "pairwise_ciou",
+                           "boxes2");
             expect_invalid([&] { (void)detseg::pairwise_ioa(b, good); }, "pairwise_ioa", "boxes1");
-            expect_invalid([&] { (void)detseg::elementwise_iou(good, b); }, "elementwise_iou", "boxes2");
+            expect_invalid([&] { (void)detseg::elementwise_iou(good, b); }, "elementwise_iou",
+                           "boxes2");
             expect_invalid([&] { (void)detseg::box_area(b); }, "box_area", "boxes");
-            expect_invalid([&] { (void)detseg::convert_boxes(b, detseg::box_format::xywh, detseg::box_format::xyxy); },
-                           "convert_boxes", "boxes");
+            expect_invalid(
+                [&] {
+                    (void)detseg::convert_boxes(b, detseg::box_format::xywh,
+                                                detseg::box_format::xyxy);
+                },
+                "convert_boxes", "boxes");
             expect_invalid([&] { (void)detseg::clip_boxes(b, {10, 10}); }, "clip_boxes", "boxes");
-            expect_invalid([&] { (void)detseg::remove_small_boxes(b, 0.5); }, "remove_small_boxes", "boxes");
+            expect_invalid([&] { (void)detseg::remove_small_boxes(b, 0.5); }, "remove_small_boxes",
+                           "boxes");
         }
     }
 }
@@ -76,11 +90,15 @@ TEST_CASE("inverted boxes are rejected by GIoU, DIoU and CIoU only") {
     expect_invalid([&] { (void)detseg::pairwise_giou(inverted, good); }, "pairwise_giou", "boxes1");
     expect_invalid([&] { (void)detseg::pairwise_diou(good, inverted); }, "pairwise_diou", "boxes2");
     expect_invalid([&] { (void)detseg::pairwise_ciou(inverted, good); }, "pairwise_ciou", "boxes1");
-    expect_invalid([&] { (void)detseg::elementwise_giou(good, inverted); }, "elementwise_giou", "boxes2");
+    expect_invalid([&] { (void)detseg::elementwise_giou(good, inverted); }, "elementwise_giou",
+                   "boxes2");
     // xywh with a negative height is inverted once converted to corners.
     const std::vector<float> neg_h = {0, 0, 2, -1};
-    expect_invalid([&] { (void)detseg::pairwise_ciou(detseg::as_boxes(neg_h, detseg::box_format::xywh), good); },
-                   "pairwise_ciou", "boxes1");
+    expect_invalid(
+        [&] {
+            (void)detseg::pairwise_ciou(detseg::as_boxes(neg_h, detseg::box_format::xywh), good);
+        },
+        "pairwise_ciou", "boxes1");
     CHECK_NOTHROW((void)detseg::pairwise_iou(inverted, good));
     CHECK_NOTHROW((void)detseg::pairwise_ioa(inverted, good));
     CHECK_NOTHROW((void)detseg::box_area(inverted));
@@ -88,11 +106,16 @@ TEST_CASE("inverted boxes are rejected by GIoU, DIoU and CIoU only") {
 
 TEST_CASE("element-wise lengths must match") {
     const std::vector<float> three = {0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1};
-    expect_invalid([&] { (void)detseg::elementwise_iou(good, three); }, "elementwise_iou", "boxes2");
-    expect_invalid([&] { (void)detseg::elementwise_giou(three, good); }, "elementwise_giou", "boxes2");
-    expect_invalid([&] { (void)detseg::elementwise_diou(good, three); }, "elementwise_diou", "boxes2");
-    expect_invalid([&] { (void)detseg::elementwise_ciou(good, three); }, "elementwise_ciou", "boxes2");
-    expect_invalid([&] { (void)detseg::elementwise_ioa(good, three); }, "elementwise_ioa", "boxes2");
+    expect_invalid([&] { (void)detseg::elementwise_iou(good, three); }, "elementwise_iou",
+                   "boxes2");
+    expect_invalid([&] { (void)detseg::elementwise_giou(three, good); }, "elementwise_giou",
+                   "boxes2");
+    expect_invalid([&] { (void)detseg::elementwise_diou(good, three); }, "elementwise_diou",
+                   "boxes2");
+    expect_invalid([&] { (void)detseg::elementwise_ciou(good, three); }, "elementwise_ciou",
+                   "boxes2");
+    expect_invalid([&] { (void)detseg::elementwise_ioa(good, three); }, "elementwise_ioa",
+                   "boxes2");
 }
 
 TEST_CASE("output views of the wrong shape") {
@@ -107,8 +130,11 @@ TEST_CASE("output views of the wrong shape") {
     Eigen::MatrixXf m23(2, 3);
     expect_invalid([&] { detseg::elementwise_ciou(good, good, m23); }, "elementwise_ciou", "out");
     detseg::tensor<float, 2> c3({2, 3});
-    expect_invalid([&] { detseg::convert_boxes(good, c3, detseg::box_format::xyxy, detseg::box_format::xywh); },
-                   "convert_boxes", "out");
+    expect_invalid(
+        [&] {
+            detseg::convert_boxes(good, c3, detseg::box_format::xyxy, detseg::box_format::xywh);
+        },
+        "convert_boxes", "out");
     expect_invalid([&] { detseg::clip_boxes(good, c3, {5, 5}); }, "clip_boxes", "out");
     expect_invalid([&] { detseg::box_area(good, v3); }, "box_area", "out");
 }
@@ -116,11 +142,14 @@ TEST_CASE("output views of the wrong shape") {
 TEST_CASE("parameters out of range") {
     expect_invalid([&] { (void)detseg::clip_boxes(good, {-1, 10}); }, "clip_boxes", "size");
     expect_invalid([&] { (void)detseg::clip_boxes(good, {10, -3}); }, "clip_boxes", "size");
-    expect_invalid([&] { (void)detseg::remove_small_boxes(good, -1.0); }, "remove_small_boxes", "min_size");
-    expect_invalid([&] { (void)detseg::remove_small_boxes(good, std::numeric_limits<double>::quiet_NaN()); },
-                   "remove_small_boxes", "min_size");
-    expect_invalid([&] { (void)detseg::remove_small_boxes(good, std::numeric_limits<double>::infinity()); },
-                   "remove_small_boxes", "min_size");
+    expect_invalid([&] { (void)detseg::remove_small_boxes(good, -1.0); }, "remove_small_boxes",
+                   "min_size");
+    expect_invalid(
+        [&] { (void)detseg::remove_small_boxes(good, std::numeric_limits<double>::quiet_NaN()); },
+        "remove_small_boxes", "min_size");
+    expect_invalid(
+        [&] { (void)detseg::remove_small_boxes(good, std::numeric_limits<double>::infinity()); },
+        "remove_small_boxes", "min_size");
 }
 
 TEST_CASE("coordinates so large that areas would overflow") {
@@ -138,9 +167,14 @@ TEST_CASE("coordinates so large that areas would overflow") {
 
 TEST_CASE("convert_boxes: a box_view's own format must match 'from'") {
     const auto as_xywh = detseg::as_boxes(good, detseg::box_format::xywh);
-    expect_invalid([&] { (void)detseg::convert_boxes(as_xywh, detseg::box_format::xyxy, detseg::box_format::cxcywh); },
-                   "convert_boxes", "from");
-    CHECK_NOTHROW((void)detseg::convert_boxes(as_xywh, detseg::box_format::xywh, detseg::box_format::cxcywh));
+    expect_invalid(
+        [&] {
+            (void)detseg::convert_boxes(as_xywh, detseg::box_format::xyxy,
+                                        detseg::box_format::cxcywh);
+        },
+        "convert_boxes", "from");
+    CHECK_NOTHROW(
+        (void)detseg::convert_boxes(as_xywh, detseg::box_format::xywh, detseg::box_format::cxcywh));
 }
 
 TEST_CASE("error messages name the caller once, also for rank errors found by a backend") {
@@ -149,7 +183,8 @@ TEST_CASE("error messages name the caller once, also for rank errors found by a 
         (void)detseg::pairwise_iou(r3, good);
         FAIL("expected an exception");
     } catch (const detseg::invalid_argument& e) {
-        CHECK(std::string(e.what()) == "detseg::pairwise_iou: argument 'boxes1': expected an array of rank 2, got rank 3");
+        CHECK(std::string(e.what()) ==
+              "detseg::pairwise_iou: argument 'boxes1': expected an array of rank 2, got rank 3");
         CHECK(e.reason() == "expected an array of rank 2, got rank 3");
     }
 }

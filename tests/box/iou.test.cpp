@@ -1,8 +1,8 @@
+#include <detseg/box/iou.hpp>
+
 #include "support/backends.hpp"
 #include "support/fixtures.hpp"
 #include "support/oracle.hpp"
-
-#include <detseg/box/iou.hpp>
 
 #include <doctest/doctest.h>
 
@@ -18,38 +18,58 @@ namespace {
 
 template <metric M, class A, class B>
 auto pairwise(A&& a, B&& b) {
-    if constexpr (M == metric::iou) return detseg::pairwise_iou(a, b);
-    else if constexpr (M == metric::giou) return detseg::pairwise_giou(a, b);
-    else if constexpr (M == metric::diou) return detseg::pairwise_diou(a, b);
-    else if constexpr (M == metric::ciou) return detseg::pairwise_ciou(a, b);
-    else return detseg::pairwise_ioa(a, b);
+    if constexpr (M == metric::iou)
+        return detseg::pairwise_iou(a, b);
+    else if constexpr (M == metric::giou)
+        return detseg::pairwise_giou(a, b);
+    else if constexpr (M == metric::diou)
+        return detseg::pairwise_diou(a, b);
+    else if constexpr (M == metric::ciou)
+        return detseg::pairwise_ciou(a, b);
+    else
+        return detseg::pairwise_ioa(a, b);
 }
 
 template <metric M, class A, class B, class O>
 void pairwise_out(A&& a, B&& b, O&& o) {
-    if constexpr (M == metric::iou) detseg::pairwise_iou(a, b, o);
-    else if constexpr (M == metric::giou) detseg::pairwise_giou(a, b, o);
-    else if constexpr (M == metric::diou) detseg::pairwise_diou(a, b, o);
-    else if constexpr (M == metric::ciou) detseg::pairwise_ciou(a, b, o);
-    else detseg::pairwise_ioa(a, b, o);
+    if constexpr (M == metric::iou)
+        detseg::pairwise_iou(a, b, o);
+    else if constexpr (M == metric::giou)
+        detseg::pairwise_giou(a, b, o);
+    else if constexpr (M == metric::diou)
+        detseg::pairwise_diou(a, b, o);
+    else if constexpr (M == metric::ciou)
+        detseg::pairwise_ciou(a, b, o);
+    else
+        detseg::pairwise_ioa(a, b, o);
 }
 
 template <metric M, class A, class B>
 auto elementwise(A&& a, B&& b) {
-    if constexpr (M == metric::iou) return detseg::elementwise_iou(a, b);
-    else if constexpr (M == metric::giou) return detseg::elementwise_giou(a, b);
-    else if constexpr (M == metric::diou) return detseg::elementwise_diou(a, b);
-    else if constexpr (M == metric::ciou) return detseg::elementwise_ciou(a, b);
-    else return detseg::elementwise_ioa(a, b);
+    if constexpr (M == metric::iou)
+        return detseg::elementwise_iou(a, b);
+    else if constexpr (M == metric::giou)
+        return detseg::elementwise_giou(a, b);
+    else if constexpr (M == metric::diou)
+        return detseg::elementwise_diou(a, b);
+    else if constexpr (M == metric::ciou)
+        return detseg::elementwise_ciou(a, b);
+    else
+        return detseg::elementwise_ioa(a, b);
 }
 
 template <metric M, class T>
 T scalar(const detseg::box<T>& a, const detseg::box<T>& b) {
-    if constexpr (M == metric::iou) return detseg::iou(a, b);
-    else if constexpr (M == metric::giou) return detseg::giou(a, b);
-    else if constexpr (M == metric::diou) return detseg::diou(a, b);
-    else if constexpr (M == metric::ciou) return detseg::ciou(a, b);
-    else return detseg::ioa(a, b);
+    if constexpr (M == metric::iou)
+        return detseg::iou(a, b);
+    else if constexpr (M == metric::giou)
+        return detseg::giou(a, b);
+    else if constexpr (M == metric::diou)
+        return detseg::diou(a, b);
+    else if constexpr (M == metric::ciou)
+        return detseg::ciou(a, b);
+    else
+        return detseg::ioa(a, b);
 }
 
 template <class T>
@@ -77,8 +97,9 @@ bool expect_bit_exact(metric m) {
 // Compares a detseg N×M result against torchvision's. Where torchvision gives NaN, detseg's
 // documented finite value is checked against the long-double oracle instead.
 template <class T, class Result>
-void expect_matches_torchvision(metric m, const detseg::tensor<T, 2>& a, const detseg::tensor<T, 2>& b,
-                                const detseg::tensor<T, 2>& ref, const Result& got, const std::string& what) {
+void expect_matches_torchvision(metric m, const detseg::tensor<T, 2>& a,
+                                const detseg::tensor<T, 2>& b, const detseg::tensor<T, 2>& ref,
+                                const Result& got, const std::string& what) {
     const T tol = sizeof(T) == 4 ? T(1e-6) : T(1e-12);
     long long max_ulp = 0;
     int mismatches = 0, nan_cells = 0;
@@ -94,14 +115,18 @@ void expect_matches_torchvision(metric m, const detseg::tensor<T, 2>& a, const d
                 ++nan_cells;
                 // Degenerate cells are ill-conditioned (eps dominates): follow T's rounding.
                 const T o = testing::oracle<T>(m, obox(a, i), obox(b, j));
-                if (std::abs(g - o) > T(1e-5) * std::max(T(1), std::abs(o))) ++mismatches;
+                if (std::abs(g - o) > T(1e-5) * std::max(T(1), std::abs(o)))
+                    ++mismatches;
                 continue;
             }
             max_ulp = std::max(max_ulp, testing::ulp_distance(r, g));
-            const bool ok = expect_bit_exact(m) ? g == r : std::abs(g - r) <= tol * std::max(T(1), std::abs(r));
-            if (!ok) ++mismatches;
+            const bool ok =
+                expect_bit_exact(m) ? g == r : std::abs(g - r) <= tol * std::max(T(1), std::abs(r));
+            if (!ok)
+                ++mismatches;
         }
-    INFO(what, " metric=", std::string(testing::metric_name(m)), " max_ulp=", max_ulp, " nan_cells=", nan_cells);
+    INFO(what, " metric=", std::string(testing::metric_name(m)), " max_ulp=", max_ulp,
+         " nan_cells=", nan_cells);
     CHECK(mismatches == 0);
 }
 
@@ -118,7 +143,8 @@ void check_set(const std::string& set) {
         BA::with(a, [&](auto&& sa) {
             BB::with(b, [&](auto&& sb) {
                 const auto got = pairwise<M>(sa, sb);
-                expect_matches_torchvision(M, a, b, ref, got, set + " / " + BA::name + " x " + BB::name);
+                expect_matches_torchvision(M, a, b, ref, got,
+                                           set + " / " + BA::name + " x " + BB::name);
             });
         });
     });
@@ -155,7 +181,8 @@ void check_set(const std::string& set) {
 
 } // namespace
 
-TEST_CASE_TEMPLATE("pairwise IoU family equals torchvision on every set and backend", T, float, double) {
+TEST_CASE_TEMPLATE("pairwise IoU family equals torchvision on every set and backend", T, float,
+                   double) {
     for (const std::string set : {"clustered", "uniform", "edge"}) {
         CAPTURE(set);
         check_set<metric::iou, T>(set);
@@ -165,7 +192,8 @@ TEST_CASE_TEMPLATE("pairwise IoU family equals torchvision on every set and back
     }
 }
 
-TEST_CASE_TEMPLATE("pairwise IoU accepts inverted boxes: 0, as torchvision where finite", T, float, double) {
+TEST_CASE_TEMPLATE("pairwise IoU accepts inverted boxes: 0, as torchvision where finite", T, float,
+                   double) {
     const auto a = testing::box_fixture<T, 2>("inverted", "a");
     const auto b = testing::box_fixture<T, 2>("inverted", "b");
     const auto ref = testing::box_fixture<T, 2>("inverted", "iou");
@@ -174,7 +202,8 @@ TEST_CASE_TEMPLATE("pairwise IoU accepts inverted boxes: 0, as torchvision where
     const auto ioa = detseg::pairwise_ioa(a, b);
     for (index_t i = 0; i < a.extent(0); ++i)
         for (index_t j = 0; j < b.extent(0); ++j) {
-            const bool inv = a(i, 2) < a(i, 0) || a(i, 3) < a(i, 1) || b(j, 2) < b(j, 0) || b(j, 3) < b(j, 1);
+            const bool inv =
+                a(i, 2) < a(i, 0) || a(i, 3) < a(i, 1) || b(j, 2) < b(j, 0) || b(j, 3) < b(j, 1);
             if (inv) {
                 CHECK(got(i, j) == T(0));
                 CHECK(ioa(i, j) == T(0));
@@ -182,7 +211,8 @@ TEST_CASE_TEMPLATE("pairwise IoU accepts inverted boxes: 0, as torchvision where
         }
 }
 
-TEST_CASE_TEMPLATE("IoU family agrees with a long-double oracle on random boxes", T, float, double) {
+TEST_CASE_TEMPLATE("IoU family agrees with a long-double oracle on random boxes", T, float,
+                   double) {
     std::mt19937_64 rng(1234);
     const T tol = sizeof(T) == 4 ? T(2e-5) : T(1e-12);
     for (int trial = 0; trial < 20; ++trial) {
@@ -202,8 +232,10 @@ TEST_CASE_TEMPLATE("IoU family agrees with a long-double oracle on random boxes"
                 for (std::size_t j = 0; j < b.size(); ++j) {
                     const auto& p = a[i];
                     const auto& q = b[j];
-                    const auto o = testing::oracle<long double>(mm, {p[0], p[1], p[2], p[3]}, {q[0], q[1], q[2], q[3]});
-                    if (std::abs(static_cast<long double>(got(index_t(i), index_t(j))) - o) > tol) ++bad;
+                    const auto o = testing::oracle<long double>(mm, {p[0], p[1], p[2], p[3]},
+                                                                {q[0], q[1], q[2], q[3]});
+                    if (std::abs(static_cast<long double>(got(index_t(i), index_t(j))) - o) > tol)
+                        ++bad;
                 }
             INFO("metric ", testing::metric_name(mm), " trial ", trial);
             CHECK(bad == 0);
@@ -237,7 +269,7 @@ TEST_CASE("degenerate boxes give the documented finite values") {
     const B point{5, 5, 5, 5}, line{0, 2, 10, 2}, unit{0, 0, 1, 1}, inverted{4, 4, 2, 6};
     CHECK(detseg::iou(point, point) == 0.0f);
     CHECK(detseg::iou(line, line) == 0.0f);
-    CHECK(detseg::giou(point, point) == 0.0f);       // enclosing area 0
+    CHECK(detseg::giou(point, point) == 0.0f); // enclosing area 0
     CHECK(detseg::giou(line, line) == 0.0f);
     CHECK(detseg::giou(point, B{7, 7, 7, 7}) == -1.0f);
     CHECK(detseg::diou(point, point) == 0.0f);

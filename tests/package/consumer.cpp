@@ -26,7 +26,8 @@ void expect_equal(const detseg::tensor<T, 2>& ref, const M& got, const char* wha
     for (detseg::index_t i = 0; i < ref.extent(0); ++i)
         for (detseg::index_t j = 0; j < ref.extent(1); ++j) {
             const T r = std::isnan(ref(i, j)) ? T(0) : ref(i, j);
-            if (!(static_cast<T>(got(i, j)) == r)) ++bad;
+            if (!(static_cast<T>(got(i, j)) == r))
+                ++bad;
         }
     std::printf("%-40s %ldx%ld  %s\n", what, long(ref.extent(0)), long(ref.extent(1)),
                 bad ? "DIFFERS" : "equal to torchvision");
@@ -45,7 +46,8 @@ void check(const std::string& dir, const char* tag) {
     // Raw pointers.
     const T* pa = a.data();
     const T* pb = b.data();
-    expect_equal(ref, detseg::pairwise_iou(detseg::make_view(pa, {n, 4}), detseg::make_view(pb, {m, 4})),
+    expect_equal(ref,
+                 detseg::pairwise_iou(detseg::make_view(pa, {n, 4}), detseg::make_view(pb, {m, 4})),
                  (t + " raw pointers").c_str());
 
     // Eigen: row-major maps in, a column-major matrix out.

@@ -14,15 +14,16 @@
 #include <detseg/core/tensor.hpp>
 
 #include <Eigen/Core>
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xarray.hpp>
+#include <xtensor/xtensor.hpp>
+#include <xtensor/xview.hpp>
+
 #include <array>
 #include <span>
 #include <tuple>
 #include <utility>
 #include <vector>
-#include <xtensor/xadapt.hpp>
-#include <xtensor/xarray.hpp>
-#include <xtensor/xtensor.hpp>
-#include <xtensor/xview.hpp>
 
 namespace testing {
 
@@ -66,7 +67,8 @@ struct column_major_pointer {
         const index_t n = b.extent(0);
         std::vector<T> buf(static_cast<std::size_t>(4 * n) + 1);
         for (index_t i = 0; i < n; ++i)
-            for (index_t k = 0; k < 4; ++k) buf[static_cast<std::size_t>(k * n + i)] = b(i, k);
+            for (index_t k = 0; k < 4; ++k)
+                buf[static_cast<std::size_t>(k * n + i)] = b(i, k);
         f(detseg::make_view(buf.data(), {n, index_t{4}}, {index_t{1}, n}));
     }
 };
@@ -85,7 +87,8 @@ struct array_structs {
     template <class T, class F>
     static void with(const detseg::tensor<T, 2>& b, F&& f) {
         std::vector<std::array<T, 4>> v(static_cast<std::size_t>(b.extent(0)));
-        for (index_t i = 0; i < b.extent(0); ++i) v[static_cast<std::size_t>(i)] = {b(i, 0), b(i, 1), b(i, 2), b(i, 3)};
+        for (index_t i = 0; i < b.extent(0); ++i)
+            v[static_cast<std::size_t>(i)] = {b(i, 0), b(i, 1), b(i, 2), b(i, 3)};
         f(std::as_const(v));
     }
 };
@@ -95,7 +98,8 @@ struct box_structs {
     template <class T, class F>
     static void with(const detseg::tensor<T, 2>& b, F&& f) {
         std::vector<detseg::box<T>> v;
-        for (index_t i = 0; i < b.extent(0); ++i) v.push_back({b(i, 0), b(i, 1), b(i, 2), b(i, 3)});
+        for (index_t i = 0; i < b.extent(0); ++i)
+            v.push_back({b(i, 0), b(i, 1), b(i, 2), b(i, 3)});
         f(v);
     }
 };
@@ -105,7 +109,8 @@ struct traits_structs {
     template <class T, class F>
     static void with(const detseg::tensor<T, 2>& b, F&& f) {
         std::vector<my_box<T>> v;
-        for (index_t i = 0; i < b.extent(0); ++i) v.push_back({{b(i, 0), b(i, 1), b(i, 2), b(i, 3)}});
+        for (index_t i = 0; i < b.extent(0); ++i)
+            v.push_back({{b(i, 0), b(i, 1), b(i, 2), b(i, 3)}});
         f(std::span<const my_box<T>>(v));
     }
 };
@@ -115,7 +120,8 @@ struct member_fields {
     template <class T, class F>
     static void with(const detseg::tensor<T, 2>& b, F&& f) {
         std::vector<detection<T>> v;
-        for (index_t i = 0; i < b.extent(0); ++i) v.push_back({int(i), T(0.5), b(i, 0), b(i, 1), b(i, 2), b(i, 3)});
+        for (index_t i = 0; i < b.extent(0); ++i)
+            v.push_back({int(i), T(0.5), b(i, 0), b(i, 1), b(i, 2), b(i, 3)});
         using D = detection<T>;
         f(detseg::make_field_view(v, &D::x1, &D::y1, &D::x2, &D::y2));
     }
@@ -127,7 +133,8 @@ struct eigen_row_major {
     static void with(const detseg::tensor<T, 2>& b, F&& f) {
         Eigen::Matrix<T, Eigen::Dynamic, 4, Eigen::RowMajor> m(b.extent(0), 4);
         for (index_t i = 0; i < b.extent(0); ++i)
-            for (index_t k = 0; k < 4; ++k) m(i, k) = b(i, k);
+            for (index_t k = 0; k < 4; ++k)
+                m(i, k) = b(i, k);
         f(std::as_const(m));
     }
 };
@@ -138,7 +145,8 @@ struct eigen_col_major {
     static void with(const detseg::tensor<T, 2>& b, F&& f) {
         Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> m(b.extent(0), 4);
         for (index_t i = 0; i < b.extent(0); ++i)
-            for (index_t k = 0; k < 4; ++k) m(i, k) = b(i, k);
+            for (index_t k = 0; k < 4; ++k)
+                m(i, k) = b(i, k);
         f(m);
     }
 };
@@ -151,7 +159,8 @@ struct eigen_block_map {
         std::vector<T> buf(static_cast<std::size_t>(7 * n + 7), T(-1));
         Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>> big(buf.data(), n + 1, 7);
         for (index_t i = 0; i < n; ++i)
-            for (index_t k = 0; k < 4; ++k) big(i + 1, k + 2) = b(i, k);
+            for (index_t k = 0; k < 4; ++k)
+                big(i + 1, k + 2) = b(i, k);
         f(big.block(1, 2, n, 4));
     }
 };
@@ -163,7 +172,8 @@ struct eigen_ref {
         using M = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
         M m(b.extent(0), 4);
         for (index_t i = 0; i < b.extent(0); ++i)
-            for (index_t k = 0; k < 4; ++k) m(i, k) = b(i, k);
+            for (index_t k = 0; k < 4; ++k)
+                m(i, k) = b(i, k);
         Eigen::Ref<const M, 0, Eigen::OuterStride<>> r(m);
         f(r);
     }
@@ -175,7 +185,8 @@ struct xtensor_fixed_rank {
     static void with(const detseg::tensor<T, 2>& b, F&& f) {
         xt::xtensor<T, 2> x = xt::zeros<T>({std::size_t(b.extent(0)), std::size_t(4)});
         for (index_t i = 0; i < b.extent(0); ++i)
-            for (index_t k = 0; k < 4; ++k) x(i, k) = b(i, k);
+            for (index_t k = 0; k < 4; ++k)
+                x(i, k) = b(i, k);
         f(std::as_const(x));
     }
 };
@@ -187,7 +198,8 @@ struct xtensor_dynamic_column_major {
         xt::xarray<T, xt::layout_type::column_major> x =
             xt::zeros<T>({std::size_t(b.extent(0)), std::size_t(4)});
         for (index_t i = 0; i < b.extent(0); ++i)
-            for (index_t k = 0; k < 4; ++k) x(i, k) = b(i, k);
+            for (index_t k = 0; k < 4; ++k)
+                x(i, k) = b(i, k);
         f(x);
     }
 };
@@ -213,7 +225,8 @@ template <class F>
 void for_each_backend(F&& f) {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
         (f.template operator()<std::tuple_element_t<I, all_backends>>(), ...);
-    }(std::make_index_sequence<std::tuple_size_v<all_backends>>{});
+    }
+    (std::make_index_sequence<std::tuple_size_v<all_backends>>{});
 }
 
 /// Calls `f.template operator()<B1, B2>()` for every backend B1, each paired with another B2 so
@@ -225,7 +238,8 @@ void for_each_backend_pair(F&& f) {
         (f.template operator()<std::tuple_element_t<I, all_backends>,
                                std::tuple_element_t<(I + 5) % n, all_backends>>(),
          ...);
-    }(std::make_index_sequence<n>{});
+    }
+    (std::make_index_sequence<n>{});
 }
 
 } // namespace testing

@@ -14,7 +14,9 @@
 
 namespace testing {
 
-inline std::string data_path(const std::string& rel) { return std::string(DETSEG_TEST_DATA_DIR) + "/" + rel; }
+inline std::string data_path(const std::string& rel) {
+    return std::string(DETSEG_TEST_DATA_DIR) + "/" + rel;
+}
 
 /// tests/data/box/<set>_<f32|f64>_<name>.npy (f32 for Coord = float) as a tensor of T.
 template <class Coord, std::size_t R, class T = Coord>
@@ -27,13 +29,16 @@ detseg::tensor<T, R> box_fixture(const std::string& set, const std::string& name
 /// ULP distance between two finite floats of the same type (0 for +0 vs -0).
 template <class T>
 long long ulp_distance(T a, T b) {
-    if (a == b) return 0;
+    if (a == b)
+        return 0;
     using I = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;
     I ia, ib;
     std::memcpy(&ia, &a, sizeof(T));
     std::memcpy(&ib, &b, sizeof(T));
-    if (ia < 0) ia = std::numeric_limits<I>::min() - ia;
-    if (ib < 0) ib = std::numeric_limits<I>::min() - ib;
+    if (ia < 0)
+        ia = std::numeric_limits<I>::min() - ia;
+    if (ib < 0)
+        ib = std::numeric_limits<I>::min() - ib;
     const long long d = static_cast<long long>(ia) - static_cast<long long>(ib);
     return d < 0 ? -d : d;
 }

@@ -43,8 +43,10 @@ L oracle(metric m, oracle_box<L> a, oracle_box<L> b) {
     const L area_a = wa * ha, area_b = wb * hb;
     const L uni = area_a + area_b - inter;
     const L iou = uni > 0 ? inter / uni : 0;
-    if (m == metric::iou) return iou;
-    if (m == metric::ioa) return area_a > 0 ? inter / area_a : 0;
+    if (m == metric::iou)
+        return iou;
+    if (m == metric::ioa)
+        return area_a > 0 ? inter / area_a : 0;
     const L cw = std::max(a.x2, b.x2) - std::min(a.x1, b.x1);
     const L ch = std::max(a.y2, b.y2) - std::min(a.y1, b.y1);
     if (m == metric::giou) {
@@ -54,10 +56,11 @@ L oracle(metric m, oracle_box<L> a, oracle_box<L> b) {
     const L dx = (a.x1 + a.x2) / 2 - (b.x1 + b.x2) / 2;
     const L dy = (a.y1 + a.y2) / 2 - (b.y1 + b.y2) / 2;
     const L diou = iou - (dx * dx + dy * dy) / (cw * cw + ch * ch + L(1e-7));
-    if (m == metric::diou) return diou;
+    if (m == metric::diou)
+        return diou;
     const bool point = (wa == 0 && ha == 0) || (wb == 0 && hb == 0);
     const L d = point ? 0 : std::atan(wa / ha) - std::atan(wb / hb);
-    const L v = 4 / (std::numbers::pi_v<L> * std::numbers::pi_v<L>) * d * d;
+    const L v = 4 / (std::numbers::pi_v<L> * std::numbers::pi_v<L>)*d * d;
     const L alpha = v / (1 - iou + v + L(1e-7));
     return diou - alpha * v;
 }
@@ -80,10 +83,14 @@ std::vector<std::array<T, 4>> random_boxes(std::mt19937_64& rng, int n, T extent
         const double w = c[2] - c[0], h = c[3] - c[1];
         double x1 = c[0] + (u(rng) - 0.5) * 0.3 * w, y1 = c[1] + (u(rng) - 0.5) * 0.3 * h;
         double x2 = c[2] + (u(rng) - 0.5) * 0.3 * w, y2 = c[3] + (u(rng) - 0.5) * 0.3 * h;
-        if (allow_degenerate && u(rng) < 0.05) x2 = x1;
-        if (allow_degenerate && u(rng) < 0.05) y2 = y1;
-        if (x2 < x1) std::swap(x1, x2);
-        if (y2 < y1) std::swap(y1, y2);
+        if (allow_degenerate && u(rng) < 0.05)
+            x2 = x1;
+        if (allow_degenerate && u(rng) < 0.05)
+            y2 = y1;
+        if (x2 < x1)
+            std::swap(x1, x2);
+        if (y2 < y1)
+            std::swap(y1, y2);
         out.push_back({T(x1), T(y1), T(x2), T(y2)});
     }
     return out;

@@ -28,7 +28,9 @@ void eigen_dense_base(const Eigen::DenseBase<D>&);
 
 // Any Eigen dense object: Matrix, Array, Map, Block, VectorBlock (segment/head/tail), Ref, ...
 template <class E>
-concept eigen_dense = requires(const E& e) { eigen_dense_base(e); };
+concept eigen_dense = requires(const E& e) {
+    eigen_dense_base(e);
+};
 
 template <class E>
 inline constexpr bool eigen_direct_access = (int(E::Flags) & int(Eigen::DirectAccessBit)) != 0;
@@ -40,7 +42,8 @@ auto eigen_view(Obj& e) {
                   ".eval() on it, or write it into a Matrix/Array first.");
     using P = std::remove_pointer_t<decltype(e.data())>;
     if constexpr (E::IsVectorAtCompileTime) {
-        const index_t step = E::RowsAtCompileTime == 1 ? index_t(e.colStride()) : index_t(e.rowStride());
+        const index_t step =
+            E::RowsAtCompileTime == 1 ? index_t(e.colStride()) : index_t(e.rowStride());
         return strided_view<P, 1>(e.data(), {index_t(e.size())}, {step});
     } else {
         return strided_view<P, 2>(e.data(), {index_t(e.rows()), index_t(e.cols())},

@@ -46,8 +46,10 @@ concept xtensor_storage = requires(E& e) {
 
 template <class E>
 inline constexpr std::size_t xtensor_static_rank = [] {
-    if constexpr (requires { E::rank; }) return E::rank == SIZE_MAX ? std::size_t{0} : std::size_t{E::rank};
-    else return std::size_t{0};
+    if constexpr (requires { E::rank; })
+        return E::rank == SIZE_MAX ? std::size_t{0} : std::size_t{E::rank};
+    else
+        return std::size_t{0};
 }();
 
 template <std::size_t R, class Obj>
@@ -80,14 +82,14 @@ auto xtensor_view(Obj& e) {
 } // namespace detail
 
 template <class E>
-    requires(detail::xtensor_expression<E> && detail::xtensor_static_rank<E> != 0)
+    requires(detail::xtensor_expression<E>&& detail::xtensor_static_rank<E> != 0)
 struct view_traits<E> {
     static auto view(E& e) { return detail::xtensor_view<detail::xtensor_static_rank<E>>(e); }
     static auto view(const E& e) { return detail::xtensor_view<detail::xtensor_static_rank<E>>(e); }
 };
 
 template <class E>
-    requires(detail::xtensor_expression<E> && detail::xtensor_static_rank<E> == 0)
+    requires(detail::xtensor_expression<E>&& detail::xtensor_static_rank<E> == 0)
 struct view_traits<E> {
     static constexpr bool dynamic_rank = true;
     template <std::size_t R>

@@ -72,14 +72,10 @@ struct box_traits<std::array<T, 4>> {
 namespace detail {
 
 template <class S>
-concept has_xyxy_members = requires(const S& s) {
-    s.x1;
-    s.y1;
-    s.x2;
-    s.y2;
-} && std::same_as<decltype(S::x1), decltype(S::y1)> && std::same_as<decltype(S::x1), decltype(S::x2)> &&
-                           std::same_as<decltype(S::x1), decltype(S::y2)> &&
-                           std::is_arithmetic_v<decltype(S::x1)>;
+concept has_xyxy_members =
+    std::is_arithmetic_v<decltype(S::x1)> && std::same_as<decltype(S::x1), decltype(S::y1)> &&
+    std::same_as<decltype(S::x1), decltype(S::x2)> &&
+    std::same_as<decltype(S::x1), decltype(S::y2)>;
 
 } // namespace detail
 
@@ -105,12 +101,14 @@ namespace detail {
 template <class S>
 concept box_struct = requires(const S& s) {
     typename box_traits<S>::value_type;
-    { box_traits<S>::get(s, index_t{0}) } -> std::convertible_to<typename box_traits<S>::value_type>;
+    {
+        box_traits<S>::get(s, index_t{0})
+        } -> std::convertible_to<typename box_traits<S>::value_type>;
 };
 
 template <class R>
 concept box_struct_range = std::ranges::contiguous_range<R> && std::ranges::sized_range<R> &&
-                           box_struct<std::ranges::range_value_t<R>>;
+    box_struct<std::ranges::range_value_t<R>>;
 
 } // namespace detail
 
@@ -162,9 +160,10 @@ inline constexpr bool is_box_view_v<box_view<V>> = true;
 
 /// Anything `as_boxes` accepts (see the file comment).
 template <class S>
-concept box_source =
-    is_box_view_v<std::remove_cvref_t<S>> || detail::box_struct_range<std::remove_cvref_t<S>> ||
-    ((viewable_as<S, 2> || (viewable_as<S, 1> && detail::numeric_contiguous_range<std::remove_cvref_t<S>>)));
+concept box_source = is_box_view_v<std::remove_cvref_t<S>> ||
+    detail::box_struct_range<std::remove_cvref_t<S>> ||
+    ((viewable_as<S, 2> ||
+      (viewable_as<S, 1> && detail::numeric_contiguous_range<std::remove_cvref_t<S>>)));
 
 namespace detail {
 
@@ -181,8 +180,8 @@ template <box_source S>
         using E = std::ranges::range_value_t<U>;
         using T = typename box_traits<E>::value_type;
         using FV = field_view<E, T, 4, box_traits_access<E>>;
-        return box_view<FV>(FV(std::ranges::data(src), static_cast<index_t>(std::ranges::size(src))),
-                            format);
+        return box_view<FV>(
+            FV(std::ranges::data(src), static_cast<index_t>(std::ranges::size(src))), format);
     } else if constexpr (viewable_as<S, 2>) {
         auto v = as_view_checked<2>(std::forward<S>(src), fn, arg);
         using T = typename decltype(v)::value_type;

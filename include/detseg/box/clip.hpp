@@ -34,7 +34,8 @@ void clip_into(const box_view<V>& b, strided_view<U, 2> out, image_size size) {
     for (index_t i = 0, n = b.size(); i < n; ++i) {
         const auto c = b.xyxy(i);
         const T r[4] = {clamp(c.x1, w), clamp(c.y1, h), clamp(c.x2, w), clamp(c.y2, h)};
-        for (index_t k = 0; k < 4; ++k) out(i, k) = static_cast<U>(r[k]);
+        for (index_t k = 0; k < 4; ++k)
+            out(i, k) = static_cast<U>(r[k]);
     }
 }
 

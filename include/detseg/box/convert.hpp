@@ -49,7 +49,8 @@ void convert_into(const box_view<V>& b, strided_view<U, 2> out, box_format to) {
                     break;
                 }
             }
-            for (index_t k = 0; k < 4; ++k) out(i, k) = static_cast<U>(r[static_cast<std::size_t>(k)]);
+            for (index_t k = 0; k < 4; ++k)
+                out(i, k) = static_cast<U>(r[static_cast<std::size_t>(k)]);
         }
     });
 }

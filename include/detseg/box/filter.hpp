@@ -34,7 +34,8 @@ template <box_source B>
     std::vector<index_t> keep;
     for (index_t i = 0, n = b.size(); i < n; ++i) {
         const auto c = b.xyxy(i);
-        if (c.x2 - c.x1 >= s && c.y2 - c.y1 >= s) keep.push_back(i);
+        if (c.x2 - c.x1 >= s && c.y2 - c.y1 >= s)
+            keep.push_back(i);
     }
     return keep;
 }

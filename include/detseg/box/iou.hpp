@@ -139,7 +139,8 @@ struct ciou_op {
         const T iou = iou_from(inter, uni);
         const T diou = diou_from(a, b, iou);
         const T d = a.theta - b.theta;
-        const T v = (T(0.40528473456935108577551785283891) * (d * d)) * (a.has_aspect * b.has_aspect);
+        const T v =
+            (T(0.40528473456935108577551785283891) * (d * d)) * (a.has_aspect * b.has_aspect);
         const T alpha = v / (((T(1) - iou) + v) + T(1e-7));
         return diou - rounded_finite(alpha * v);
     }
@@ -227,8 +228,7 @@ void elementwise_to(A&& a, B&& b, Out&& out, const char* fn) {
 
 /// An output argument for a metric of boxes `A` and `B`: a writable rank-`R` floating-point view.
 template <class Out, class A, class B, std::size_t R>
-concept box_metric_output =
-    writable_view<Out, detail::pair_value_t<A, B>, R> &&
+concept box_metric_output = writable_view<Out, detail::pair_value_t<A, B>, R> &&
     std::is_floating_point_v<typename detail::checked_view_t<Out, R>::value_type>;
 
 // ---------------------------------------------------------------------------------------------
@@ -273,8 +273,8 @@ template <class T>
 ///     auto m = detseg::pairwise_iou(detseg::make_view(dets, {n, 4}), gt_boxes);
 template <box_source A, box_source B>
 [[nodiscard]] auto pairwise_iou(A&& boxes1, B&& boxes2) {
-    return detail::pairwise_matrix<detail::iou_op>(std::forward<A>(boxes1),
-                                                   std::forward<B>(boxes2), "pairwise_iou");
+    return detail::pairwise_matrix<detail::iou_op>(std::forward<A>(boxes1), std::forward<B>(boxes2),
+                                                   "pairwise_iou");
 }
 /// Pairwise IoU written into `out`, any writable N×M floating-point view (not resized).
 template <box_source A, box_source B, box_metric_output<A, B, 2> Out>
@@ -326,8 +326,8 @@ void pairwise_ciou(A&& boxes1, B&& boxes2, Out&& out) {
 /// `pairwise_ioa(b2, b1)` transposed); see `pairwise_iou`.
 template <box_source A, box_source B>
 [[nodiscard]] auto pairwise_ioa(A&& boxes1, B&& boxes2) {
-    return detail::pairwise_matrix<detail::ioa_op>(std::forward<A>(boxes1),
-                                                   std::forward<B>(boxes2), "pairwise_ioa");
+    return detail::pairwise_matrix<detail::ioa_op>(std::forward<A>(boxes1), std::forward<B>(boxes2),
+                                                   "pairwise_ioa");
 }
 /// Pairwise IoA written into a writable N×M view.
 template <box_source A, box_source B, box_metric_output<A, B, 2> Out>

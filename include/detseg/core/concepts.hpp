@@ -23,21 +23,21 @@ using checked_view_t = decltype(as_view_checked<R>(std::declval<S&>(), "", ""));
 
 /// `S` views as rank `R` with elements satisfying `Pred`.
 template <class S, std::size_t R, template <class> class Pred>
-concept viewable_with = viewable_as<S, R> &&
-                        Pred<typename detail::checked_view_t<S, R>::value_type>::value;
+concept viewable_with =
+    viewable_as<S, R> && Pred<typename detail::checked_view_t<S, R>::value_type>::value;
 
 /// A writable rank-`Rank` view whose elements can be assigned from `T`: an output argument.
 /// Pass outputs as lvalues (`Eigen::MatrixXf& m`) or as view temporaries (`Eigen::Map`, a
 /// `strided_view`, an `xt::adapt`ed buffer).
 template <class V, class T, std::size_t Rank>
 concept writable_view =
-    viewable_as<V, Rank> && !std::is_const_v<typename detail::checked_view_t<V, Rank>::element_type> &&
+    viewable_as<V, Rank> &&
+    !std::is_const_v<typename detail::checked_view_t<V, Rank>::element_type> &&
     std::is_assignable_v<typename detail::checked_view_t<V, Rank>::element_type&, T>;
 
 /// A writable rank-`Rank` view of floating-point numbers: an output for real-valued results.
 template <class V, std::size_t Rank>
-concept float_output =
-    writable_view<V, double, Rank> &&
+concept float_output = writable_view<V, double, Rank> &&
     std::is_floating_point_v<typename detail::checked_view_t<V, Rank>::value_type>;
 
 /// One score per item: a rank-1 view (or N×1 / 1×N) of floating-point numbers.

@@ -55,10 +55,18 @@ public:
 
 namespace detail {
 
-inline void append_one(std::string& s, std::string_view v) { s.append(v); }
-inline void append_one(std::string& s, const char* v) { s.append(v); }
-inline void append_one(std::string& s, const std::string& v) { s.append(v); }
-inline void append_one(std::string& s, char c) { s.push_back(c); }
+inline void append_one(std::string& s, std::string_view v) {
+    s.append(v);
+}
+inline void append_one(std::string& s, const char* v) {
+    s.append(v);
+}
+inline void append_one(std::string& s, const std::string& v) {
+    s.append(v);
+}
+inline void append_one(std::string& s, char c) {
+    s.push_back(c);
+}
 
 template <class N>
     requires(std::is_arithmetic_v<N> && !std::same_as<N, char> && !std::same_as<N, bool>)
@@ -68,7 +76,9 @@ void append_one(std::string& s, N v) {
     s.append(buf, res.ptr);
 }
 
-inline void append_one(std::string& s, bool v) { s.append(v ? "true" : "false"); }
+inline void append_one(std::string& s, bool v) {
+    s.append(v ? "true" : "false");
+}
 
 /// Concatenates strings and numbers (numbers in shortest round-trip form).
 template <class... Parts>

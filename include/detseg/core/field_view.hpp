@@ -11,8 +11,8 @@
 
 #include <array>
 #include <cassert>
-#include <cstddef>
 #include <concepts>
+#include <cstddef>
 #include <ranges>
 #include <type_traits>
 
@@ -80,8 +80,9 @@ inline constexpr bool is_field_view_v<field_view<S, T, K, A>> = true;
 /// Field view over a contiguous range of structs reading the given data members, e.g.
 /// `make_field_view(dets, &det::x1, &det::y1, &det::x2, &det::y2)` for `std::vector<det> dets`.
 template <std::ranges::contiguous_range R, class S, class T, class... M>
-    requires(std::ranges::sized_range<R> && std::same_as<std::ranges::range_value_t<R>, S> &&
-             std::is_arithmetic_v<T> && (std::same_as<M, T S::*> && ...))
+    requires(std::ranges::sized_range<R>&& std::same_as<std::ranges::range_value_t<R>, S>&&
+                 std::is_arithmetic_v<T> &&
+             (std::same_as<M, T S::*> && ...))
 [[nodiscard]] constexpr auto make_field_view(const R& structs, T S::*first, M... rest) {
     constexpr std::size_t K = 1 + sizeof...(M);
     using access = member_access<S, T, K>;

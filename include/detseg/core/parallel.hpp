@@ -39,24 +39,29 @@ void parallel_for(index_t n, Body&& body, index_t min_parallel = 2) {
                 body(i);
             } catch (...) {
 #pragma omp critical(detseg_parallel_for_error)
-                if (!error) error = std::current_exception();
+                if (!error)
+                    error = std::current_exception();
             }
         }
-        if (error) std::rethrow_exception(error);
+        if (error)
+            std::rethrow_exception(error);
         return;
     }
 #else
     (void)min_parallel;
 #endif
-    for (index_t i = 0; i < n; ++i) body(i);
+    for (index_t i = 0; i < n; ++i)
+        body(i);
 }
 
 /// Calls `body(begin, end)` on consecutive chunks of at most `grain` indices covering [0, n),
 /// chunks in parallel (see `parallel_for`). Chunk boundaries depend only on `n` and `grain`.
 template <class Body>
 void parallel_for_chunks(index_t n, index_t grain, Body&& body) {
-    if (n <= 0) return;
-    if (grain < 1) grain = 1;
+    if (n <= 0)
+        return;
+    if (grain < 1)
+        grain = 1;
     const index_t chunks = (n + grain - 1) / grain;
     parallel_for(chunks, [&](index_t c) {
         const index_t begin = c * grain;

@@ -58,7 +58,8 @@ public:
     /// Number of elements (product of the extents).
     [[nodiscard]] constexpr index_t size() const noexcept {
         index_t n = 1;
-        for (index_t e : extents_) n *= e;
+        for (index_t e : extents_)
+            n *= e;
         return n;
     }
     [[nodiscard]] constexpr bool empty() const noexcept { return size() == 0; }
@@ -68,7 +69,8 @@ public:
     [[nodiscard]] constexpr bool is_contiguous() const noexcept {
         index_t expected = 1;
         for (std::size_t r = Rank; r-- > 0;) {
-            if (extents_[r] != 1 && strides_[r] != expected) return false;
+            if (extents_[r] != 1 && strides_[r] != expected)
+                return false;
             expected *= extents_[r];
         }
         return true;
@@ -88,15 +90,15 @@ public:
     }
 
     /// Element `i` of a rank-1 view.
-    [[nodiscard]] constexpr T& operator[](index_t i) const noexcept
-        requires(Rank == 1)
-    {
+    [[nodiscard]] constexpr T& operator[](index_t i) const noexcept requires(Rank == 1) {
         assert(i >= 0 && i < extents_[0]);
         return data_[i * strides_[0]];
     }
 
     /// Pointer to the first element of row `i` (the sub-view with the first index fixed).
-    [[nodiscard]] constexpr T* row_data(index_t i) const noexcept { return data_ + i * strides_[0]; }
+    [[nodiscard]] constexpr T* row_data(index_t i) const noexcept {
+        return data_ + i * strides_[0];
+    }
 
     [[nodiscard]] static constexpr extents_type row_major_strides(const extents_type& e) noexcept {
         extents_type s{};
@@ -136,7 +138,8 @@ void check_make_view(const T* data, const std::array<index_t, R>& extents) {
 template <std::size_t R>
 constexpr std::array<index_t, R> to_array(const index_t (&a)[R]) noexcept {
     std::array<index_t, R> out{};
-    for (std::size_t r = 0; r < R; ++r) out[r] = a[r];
+    for (std::size_t r = 0; r < R; ++r)
+        out[r] = a[r];
     return out;
 }
 

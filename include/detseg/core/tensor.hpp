@@ -50,14 +50,10 @@ public:
 
     template <class... I>
         requires(sizeof...(I) == Rank)
-    [[nodiscard]] T& operator()(I... idx) noexcept {
-        return view()(idx...);
-    }
+    [[nodiscard]] T& operator()(I... idx) noexcept { return view()(idx...); }
     template <class... I>
         requires(sizeof...(I) == Rank)
-    [[nodiscard]] const T& operator()(I... idx) const noexcept {
-        return view()(idx...);
-    }
+    [[nodiscard]] const T& operator()(I... idx) const noexcept { return view()(idx...); }
 
     [[nodiscard]] strided_view<T, Rank> view() noexcept { return {data_.data(), extents_}; }
     [[nodiscard]] strided_view<const T, Rank> view() const noexcept {

@@ -57,19 +57,23 @@ inline constexpr bool always_false_v = false;
 namespace detail {
 
 template <class S>
-concept has_traits_view = requires(S& s) { view_traits<std::remove_cvref_t<S>>::view(s); };
+concept has_traits_view = requires(S& s) {
+    view_traits<std::remove_cvref_t<S>>::view(s);
+};
 
 template <class S, std::size_t R>
-concept has_traits_view_rank =
-    requires(S& s) { view_traits<std::remove_cvref_t<S>>::template view<R>(s); };
+concept has_traits_view_rank = requires(S& s) {
+    view_traits<std::remove_cvref_t<S>>::template view<R>(s);
+};
 
 template <class S>
-concept dynamic_rank_source = requires { view_traits<std::remove_cvref_t<S>>::dynamic_rank; };
+concept dynamic_rank_source = requires {
+    view_traits<std::remove_cvref_t<S>>::dynamic_rank;
+};
 
 template <class S>
-concept numeric_contiguous_range =
-    std::ranges::contiguous_range<S> && std::ranges::sized_range<S> &&
-    std::is_arithmetic_v<std::ranges::range_value_t<S>>;
+concept numeric_contiguous_range = std::ranges::contiguous_range<S> &&
+    std::ranges::sized_range<S> && std::is_arithmetic_v<std::ranges::range_value_t<S>>;
 
 template <class S>
 concept canonical_view =
@@ -85,7 +89,8 @@ concept viewable = !detail::dynamic_rank_source<S> &&
                     detail::numeric_contiguous_range<std::remove_reference_t<S>>);
 
 /// The canonical view of any supported source (see the file comment), without copying.
-/// Constness follows the source: a const `std::vector<float>&` gives `strided_view<const float, 1>`.
+/// Constness follows the source: a const `std::vector<float>&` gives a
+/// `strided_view<const float, 1>`.
 template <class S>
 [[nodiscard]] constexpr auto as_view(S&& src) {
     using U = std::remove_cvref_t<S>;
@@ -123,8 +128,7 @@ inline constexpr std::size_t view_rank_v = [] {
 /// True when `as_view<R>` accepts `S`: its rank is `R`, it is rank-dynamic, or `R == 1` and it is
 /// rank 2 (accepted at run time when one extent is 1).
 template <class S, std::size_t R>
-concept viewable_as =
-    detail::has_traits_view_rank<std::remove_reference_t<S>, R> ||
+concept viewable_as = detail::has_traits_view_rank<std::remove_reference_t<S>, R> ||
     (viewable<S> &&
      (view_rank_v<S> == R ||
       (R == 1 && view_rank_v<S> == 2 && is_strided_view_v<decltype(as_view(std::declval<S&>()))>)));
@@ -149,9 +153,10 @@ template <std::size_t R, class S>
             return v;
         } else if constexpr (R == 1 && decltype(v)::rank() == 2 && is_strided_view_v<decltype(v)>) {
             using E = typename decltype(v)::element_type;
-            if (v.extent(1) == 1) return strided_view<E, 1>(v.data_handle(), {v.extent(0)}, {v.stride(0)});
-            DETSEG_REQUIRE(v.extent(0) == 1, fn, arg, "expected a vector, got a ", v.extent(0),
-                           "x", v.extent(1), " matrix");
+            if (v.extent(1) == 1)
+                return strided_view<E, 1>(v.data_handle(), {v.extent(0)}, {v.stride(0)});
+            DETSEG_REQUIRE(v.extent(0) == 1, fn, arg, "expected a vector, got a ", v.extent(0), "x",
+                           v.extent(1), " matrix");
             return strided_view<E, 1>(v.data_handle(), {v.extent(1)}, {v.stride(1)});
         } else {
             static_assert(always_false_v<S>, "detseg: argument has the wrong rank for this "

@@ -25,14 +25,17 @@ void check_finite_boxes(const box_view<V>& b, const char* fn, const char* arg) {
     const index_t n = b.size();
     for (index_t i = 0; i < n; ++i) {
         bool ok = true;
-        for (index_t k = 0; k < 4; ++k) ok &= std::abs(b.raw(i, k)) <= lim; // false for NaN
+        for (index_t k = 0; k < 4; ++k)
+            ok &= std::abs(b.raw(i, k)) <= lim; // false for NaN
         if (!ok) [[unlikely]] {
             bool finite = true;
-            for (index_t k = 0; k < 4; ++k) finite &= std::isfinite(b.raw(i, k));
-            throw_invalid(fn, arg, "box ", i,
-                          finite ? " has a coordinate beyond +-" : " has a NaN or infinite coordinate",
-                          finite ? concat(lim, " (areas would overflow)") : std::string(), " (",
-                          b.raw(i, 0), ", ", b.raw(i, 1), ", ", b.raw(i, 2), ", ", b.raw(i, 3), ")");
+            for (index_t k = 0; k < 4; ++k)
+                finite &= std::isfinite(b.raw(i, k));
+            throw_invalid(
+                fn, arg, "box ", i,
+                finite ? " has a coordinate beyond +-" : " has a NaN or infinite coordinate",
+                finite ? concat(lim, " (areas would overflow)") : std::string(), " (", b.raw(i, 0),
+                ", ", b.raw(i, 1), ", ", b.raw(i, 2), ", ", b.raw(i, 3), ")");
         }
     }
 }
@@ -44,8 +47,8 @@ void check_ordered_boxes(const box_view<V>& b, const char* fn, const char* arg) 
     for (index_t i = 0; i < n; ++i) {
         const auto c = b.xyxy(i);
         DETSEG_REQUIRE(c.x2 >= c.x1 && c.y2 >= c.y1, fn, arg, "box ", i,
-                       " is inverted (x1, y1, x2, y2) = (", c.x1, ", ", c.y1, ", ", c.x2, ", ", c.y2,
-                       "); this function needs x2 >= x1 and y2 >= y1");
+                       " is inverted (x1, y1, x2, y2) = (", c.x1, ", ", c.y1, ", ", c.x2, ", ",
+                       c.y2, "); this function needs x2 >= x1 and y2 >= y1");
     }
 }
 

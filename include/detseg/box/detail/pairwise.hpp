@@ -27,10 +27,10 @@ enum : int { terms_basic = 0, terms_centers = 1, terms_aspect = 2 };
 template <class T>
 struct box_terms {
     T x1, y1, x2, y2;
-    T area;          // (x2 - x1) * (y2 - y1)
-    T cx, cy;        // (x1 + x2) / 2, (y1 + y2) / 2            (terms_centers)
-    T theta;         // atan(w / h), 0 for a box with w = h = 0  (terms_aspect)
-    T has_aspect;    // 1, or 0 for a box with w = h = 0          (terms_aspect)
+    T area;       // (x2 - x1) * (y2 - y1)
+    T cx, cy;     // (x1 + x2) / 2, (y1 + y2) / 2            (terms_centers)
+    T theta;      // atan(w / h), 0 for a box with w = h = 0  (terms_aspect)
+    T has_aspect; // 1, or 0 for a box with w = h = 0          (terms_aspect)
 };
 
 template <class T, int Need>
@@ -65,7 +65,8 @@ struct box_terms_soa {
     template <int Need, class V>
     void load(const box_view<V>& b) {
         const auto m = static_cast<std::size_t>(b.size());
-        for (auto* v : {&x1, &y1, &x2, &y2, &area}) v->resize(m);
+        for (auto* v : {&x1, &y1, &x2, &y2, &area})
+            v->resize(m);
         if constexpr (Need >= terms_centers) {
             cx.resize(m);
             cy.resize(m);
@@ -104,8 +105,8 @@ inline void pairwise_row(const box_terms<T>& a, const box_terms_soa<T>& b, T* DE
     const T* DETSEG_RESTRICT bar = b.area.data();
     if constexpr (Op::need == terms_basic) {
         for (index_t j = 0; j < m; ++j)
-            out[j] = Op::eval(a, box_terms<T>{bx1[j], by1[j], bx2[j], by2[j], bar[j], T(0), T(0),
-                                              T(0), T(0)});
+            out[j] = Op::eval(
+                a, box_terms<T>{bx1[j], by1[j], bx2[j], by2[j], bar[j], T(0), T(0), T(0), T(0)});
     } else if constexpr (Op::need == terms_centers) {
         const T* DETSEG_RESTRICT bcx = b.cx.data();
         const T* DETSEG_RESTRICT bcy = b.cy.data();
@@ -128,7 +129,8 @@ inline void pairwise_row(const box_terms<T>& a, const box_terms_soa<T>& b, T* DE
 template <class Op, class T, class VA, class VB, class U>
 void pairwise_into(const box_view<VA>& a, const box_view<VB>& b, strided_view<U, 2> out) {
     const index_t n = a.size(), m = b.size();
-    if (n == 0 || m == 0) return;
+    if (n == 0 || m == 0)
+        return;
     box_terms_soa<T> soa;
     soa.template load<Op::need>(b);
     const bool direct = std::is_same_v<U, T> && out.stride(1) == 1;
@@ -144,7 +146,8 @@ void pairwise_into(const box_view<VA>& a, const box_view<VB>& b, strided_view<U,
                 dst = buf.data();
             pairwise_row<Op>(ta, soa, dst, m);
             if (!direct)
-                for (index_t j = 0; j < m; ++j) out(i, j) = static_cast<U>(buf[static_cast<std::size_t>(j)]);
+                for (index_t j = 0; j < m; ++j)
+                    out(i, j) = static_cast<U>(buf[static_cast<std::size_t>(j)]);
         }
     });
 }
@@ -154,7 +157,8 @@ template <class Op, class T, class VA, class VB, class U>
 void elementwise_into(const box_view<VA>& a, const box_view<VB>& b, strided_view<U, 1> out) {
     parallel_for_chunks(a.size(), 16384, [&](index_t begin, index_t end) {
         for (index_t i = begin; i < end; ++i)
-            out[i] = static_cast<U>(Op::eval(terms_of<T, Op::need>(a, i), terms_of<T, Op::need>(b, i)));
+            out[i] =
+                static_cast<U>(Op::eval(terms_of<T, Op::need>(a, i), terms_of<T, Op::need>(b, i)));
     });
 }
 

@@ -15,7 +15,8 @@ template <class OutView, std::size_t R>
 void check_out_shape(const OutView& out, const std::array<index_t, R>& want, const char* fn,
                      const char* arg) {
     bool ok = true;
-    for (std::size_t r = 0; r < R; ++r) ok &= out.extent(r) == want[r];
+    for (std::size_t r = 0; r < R; ++r)
+        ok &= out.extent(r) == want[r];
     if (!ok) {
         std::string got, exp;
         for (std::size_t r = 0; r < R; ++r) {
