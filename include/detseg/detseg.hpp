@@ -19,7 +19,9 @@
 #include <detseg/core/strided_view.hpp>
 #include <detseg/core/tensor.hpp>
 #include <detseg/core/view_traits.hpp>
+#include <detseg/detect/batched_nms.hpp>
 #include <detseg/detect/nms.hpp>
+#include <detseg/detect/soft_nms.hpp>
 #include <detseg/version.hpp>
 
 #endif // DETSEG_DETSEG_HPP
