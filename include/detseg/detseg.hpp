@@ -21,6 +21,7 @@
 #include <detseg/core/view_traits.hpp>
 #include <detseg/detect/batched_nms.hpp>
 #include <detseg/detect/nms.hpp>
+#include <detseg/detect/nms_opencv.hpp>
 #include <detseg/detect/soft_nms.hpp>
 #include <detseg/version.hpp>
 

@@ -1,0 +1,195 @@
+// Times detseg::nms, batched_nms and soft_nms on inputs stored as .npy files and writes the
+// results back as raw little-endian files, for compare_nms.py. For each case name C it reads
+// <dir>/C_boxes.npy (N×4 float32), C_scores.npy (N float32), C_labels.npy (N int64) and
+// C_ibox.npy (N×4 float32, integer-valued: the boxes OpenCV's softNMSBoxes sees), and writes
+//   C_nms.i64          kept indices of nms (iou 0.5)
+//   C_nms_ws.i64       the same through nms_to with a reused nms_workspace
+//   C_batched.i64      kept indices of batched_nms (iou 0.5)
+//   C_soft.i64/.f32    soft_nms gaussian (sigma 0.5, score_threshold 0.001) picks and scores
+//                      (only with --soft for that case)
+// and prints one JSON object with median/IQR timings in ms.
+//
+//     time_nms [--reps R] <dir> <case>[:soft]...
+
+#include <detseg/core/tensor.hpp>
+#include <detseg/detect/batched_nms.hpp>
+#include <detseg/detect/nms.hpp>
+#include <detseg/detect/soft_nms.hpp>
+#include <detseg/io/npy.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#if DETSEG_HAS_OPENMP
+#include <omp.h>
+#endif
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+using detseg::index_t;
+
+struct summary {
+    double median, q1, q3;
+};
+
+double quantile(std::vector<double> v, double q) {
+    std::sort(v.begin(), v.end());
+    const double pos = q * static_cast<double>(v.size() - 1);
+    const auto lo = static_cast<std::size_t>(pos);
+    const std::size_t hi = std::min(lo + 1, v.size() - 1);
+    return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
+}
+
+template <class F>
+summary time_ms(int reps, F&& f) {
+    f();
+    f();
+    std::vector<double> ms;
+    for (int r = 0; r < reps; ++r) {
+        const auto t0 = clock_type::now();
+        f();
+        const auto t1 = clock_type::now();
+        ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    }
+    return {quantile(ms, 0.5), quantile(ms, 0.25), quantile(ms, 0.75)};
+}
+
+std::string json(const summary& s) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "{\"median\": %.4f, \"q1\": %.4f, \"q3\": %.4f}", s.median, s.q1,
+                  s.q3);
+    return buf;
+}
+
+void escape_barrier(const void* p) {
+    asm volatile("" : : "g"(p) : "memory");
+}
+
+template <class T>
+void write_raw(const std::string& path, const std::vector<T>& v) {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    if (!f)
+        throw std::runtime_error("cannot write " + path);
+    const std::size_t w = v.empty() ? 0 : std::fwrite(v.data(), sizeof(T), v.size(), f);
+    std::fclose(f);
+    if (w != v.size())
+        throw std::runtime_error("short write to " + path);
+}
+
+std::vector<std::int64_t> to_i64(const std::vector<index_t>& v) {
+    return {v.begin(), v.end()};
+}
+
+std::string run_case(const std::string& dir, const std::string& name, bool soft, int reps) {
+    const std::string base = dir + "/" + name;
+    const auto boxes = detseg::load_npy(base + "_boxes.npy").as<float, 2>();
+    const auto scores = detseg::load_npy(base + "_scores.npy").as<float, 1>();
+    const auto labels = detseg::load_npy(base + "_labels.npy").as<std::int64_t, 1>();
+    const index_t n = boxes.extent(0);
+    const auto vb = detseg::make_view(boxes.data(), {n, index_t{4}});
+    const auto vs = detseg::make_view(scores.data(), {n});
+    const auto vl = detseg::make_view(labels.data(), {n});
+    const detseg::nms_params params{.iou_threshold = 0.5};
+
+    std::vector<index_t> keep;
+    const summary nms = time_ms(reps, [&] {
+        keep = detseg::nms(vb, vs, params);
+        escape_barrier(keep.data());
+    });
+    write_raw(base + "_nms.i64", to_i64(keep));
+
+    detseg::nms_workspace ws;
+    std::vector<index_t> out(static_cast<std::size_t>(n));
+    index_t k = 0;
+    const summary nms_ws = time_ms(reps, [&] {
+        k = detseg::nms_to(vb, vs, std::span<index_t>(out), ws, params);
+        escape_barrier(out.data());
+    });
+    out.resize(static_cast<std::size_t>(k));
+    write_raw(base + "_nms_ws.i64", to_i64(out));
+
+    std::vector<index_t> bkeep;
+    const summary batched = time_ms(reps, [&] {
+        bkeep = detseg::batched_nms(vb, vs, vl, params);
+        escape_barrier(bkeep.data());
+    });
+    write_raw(base + "_batched.i64", to_i64(bkeep));
+
+    std::string soft_json = "null";
+    std::size_t soft_picks = 0;
+    if (soft) {
+        const auto ibox = detseg::load_npy(base + "_ibox.npy").as<float, 2>();
+        const auto vi = detseg::make_view(ibox.data(), {n, index_t{4}});
+        const detseg::soft_nms_params sp{
+            .method = detseg::soft_nms_method::gaussian, .sigma = 0.5, .score_threshold = 0.001};
+        detseg::soft_nms_result r;
+        const summary s = time_ms(reps, [&] {
+            r = detseg::soft_nms(vi, vs, sp);
+            escape_barrier(r.indices.data());
+        });
+        write_raw(base + "_soft.i64", to_i64(r.indices));
+        write_raw(base + "_soft.f32", r.scores);
+        soft_json = json(s);
+        soft_picks = r.indices.size();
+    }
+
+    char head[256];
+    std::snprintf(head, sizeof head,
+                  "{\"case\": \"%s\", \"n\": %td, \"nms_kept\": %zu, \"batched_kept\": %zu, "
+                  "\"soft_picks\": %zu, ",
+                  name.c_str(), n, keep.size(), bkeep.size(), soft_picks);
+    return std::string(head) + "\"nms_ms\": " + json(nms) + ", \"nms_ws_ms\": " + json(nms_ws) +
+           ", \"batched_ms\": " + json(batched) + ", \"soft_ms\": " + soft_json + "}";
+}
+
+int usage() {
+    std::fprintf(stderr, "usage: time_nms [--reps R] <dir> <case>[:soft]...\n");
+    return 2;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    int reps = 21;
+    std::vector<std::string> args;
+    for (int i = 1; i < argc; ++i) {
+        const std::string s = argv[i];
+        if (s == "--reps" && i + 1 < argc)
+            reps = std::atoi(argv[++i]);
+        else
+            args.push_back(s);
+    }
+    if (args.size() < 2 || reps < 1)
+        return usage();
+#if DETSEG_HAS_OPENMP
+    omp_set_num_threads(1);
+#endif
+    try {
+        std::string cases;
+        for (std::size_t k = 1; k < args.size(); ++k) {
+            std::string name = args[k];
+            bool soft = false;
+            if (const auto colon = name.find(':'); colon != std::string::npos) {
+                soft = name.substr(colon + 1) == "soft";
+                name.resize(colon);
+            }
+            cases += (k > 1 ? ",\n  " : "\n  ");
+            cases += run_case(args[0], name, soft, reps);
+        }
+        std::printf("{\"reps\": %d, \"compiler\": \"%s\", \"cases\": [%s\n]}\n", reps, __VERSION__,
+                    cases.c_str());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "time_nms: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
