@@ -124,7 +124,9 @@ struct soft_nms_candidate {
         return 1.0f;
     const double iw = std::min(a.x2, b.x2) - std::max(a.x1, b.x1);
     const double ih = std::min(a.y2, b.y2) - std::max(a.y1, b.y1);
-    const double inter = (iw > 0.0 && ih > 0.0) ? iw * ih : 0.0;
+    if (!(iw > 0.0 && ih > 0.0))
+        return 0.0f; // the formula's value for inter = 0, without the division
+    const double inter = iw * ih;
     return 1.0f - static_cast<float>(1.0 - inter / (sum - inter));
 }
 
@@ -174,6 +176,8 @@ soft_nms_result soft_nms_run(const box_view<V>& boxes, const S& scores, const so
             if (s < score_threshold)
                 continue;
             const float ov = soft_nms_overlap(picked, c[i]);
+            if (ov == 0.0f)
+                continue; // both rules leave the score unchanged: exp(-0) = 1, and 0 > t is false
             if (linear) {
                 if (ov > iou_threshold)
                     s *= 1.0f - ov;
