@@ -9,6 +9,8 @@
 #include <detseg/core/tensor.hpp>
 #include <detseg/io/npy.hpp>
 
+#include "timing.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -24,43 +26,12 @@
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
+using timing::clock_type;
 
-struct summary {
-    double median, q1, q3;
-};
-
-double quantile(std::vector<double> v, double q) {
-    std::sort(v.begin(), v.end());
-    const double pos = q * static_cast<double>(v.size() - 1);
-    const auto lo = static_cast<std::size_t>(pos);
-    const std::size_t hi = std::min(lo + 1, v.size() - 1);
-    return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
-}
-
-template <class F>
-summary time_ms(int reps, F&& f) {
-    f();
-    std::vector<double> ms;
-    for (int r = 0; r < reps; ++r) {
-        const auto t0 = clock_type::now();
-        f();
-        const auto t1 = clock_type::now();
-        ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-    }
-    return {quantile(ms, 0.5), quantile(ms, 0.25), quantile(ms, 0.75)};
-}
-
-std::string json(const summary& s) {
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "{\"median\": %.4f, \"q1\": %.4f, \"q3\": %.4f}", s.median, s.q1,
-                  s.q3);
-    return buf;
-}
-
-void escape_barrier(void* p) {
-    asm volatile("" : : "g"(p) : "memory");
-}
+using timing::escape_barrier;
+using timing::json;
+using timing::summary;
+using timing::time_ms;
 
 template <class T>
 std::string run_case(const std::string& dir, const std::string& name, int reps) {

@@ -1,0 +1,56 @@
+// Timing helpers shared by the side-by-side programs in this folder (not part of the library).
+#ifndef DETSEG_BENCHMARKS_COMPARE_TIMING_HPP
+#define DETSEG_BENCHMARKS_COMPARE_TIMING_HPP
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace timing {
+
+using clock_type = std::chrono::steady_clock;
+
+struct summary {
+    double median, q1, q3;
+};
+
+inline double quantile(std::vector<double> v, double q) {
+    std::sort(v.begin(), v.end());
+    const double pos = q * static_cast<double>(v.size() - 1);
+    const auto lo = static_cast<std::size_t>(pos);
+    const std::size_t hi = std::min(lo + 1, v.size() - 1);
+    return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
+}
+
+/// Runs `f` twice as warm-up, then `reps` timed times; milliseconds, median and quartiles.
+template <class F>
+summary time_ms(int reps, F&& f) {
+    f();
+    f();
+    std::vector<double> ms;
+    for (int r = 0; r < reps; ++r) {
+        const auto t0 = clock_type::now();
+        f();
+        const auto t1 = clock_type::now();
+        ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    }
+    return {quantile(ms, 0.5), quantile(ms, 0.25), quantile(ms, 0.75)};
+}
+
+inline std::string json(const summary& s) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "{\"median\": %.4f, \"q1\": %.4f, \"q3\": %.4f}", s.median, s.q1,
+                  s.q3);
+    return buf;
+}
+
+/// Keeps the compiler from discarding the writes behind `p`.
+inline void escape_barrier(const void* p) {
+    asm volatile("" : : "g"(p) : "memory");
+}
+
+} // namespace timing
+
+#endif
