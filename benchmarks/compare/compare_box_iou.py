@@ -14,29 +14,15 @@ The environment is passed on to the C++ program, so GLIBC_TUNABLES=glibc.malloc.
 (transparent huge pages for large allocations) applies to both sides; see docs/benchmarks.md.
 """
 
-import argparse
-import json
-import math
 import os
-import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-try:
-    import numpy as np
-except ImportError as error:
-    sys.stderr.write(f"compare_box_iou: {error}; run it with Debian's /usr/bin/python3\n")
-    sys.exit(2)
+from common import (argument_parser, build, check_reps, fail, fmt, import_references,
+                    jittered_boxes, make_objects, np, print_header, ratio, run_json, time_call,
+                    work_directory, write_json)
 
-HERE = Path(__file__).resolve().parent
-REPO_ROOT = HERE.parents[1]
-SOURCE = HERE / "time_pairwise_iou.cpp"
 SEED = 20240607
-WIDTH, HEIGHT = 1333.0, 800.0
+MIN_REPS = 15
 CASES = (
     ("n1000_m1000_f32", 1000, 1000, np.float32),
     ("n10000_m1000_f32", 10000, 1000, np.float32),
@@ -45,33 +31,9 @@ CASES = (
 )
 
 
-def make_objects(rng, k):
-    w = np.exp(rng.uniform(math.log(16.0), math.log(480.0), k))
-    h = np.minimum(w * np.exp(rng.normal(0.0, 0.5, k)), 0.95 * HEIGHT)
-    w = np.minimum(w, 0.95 * WIDTH)
-    x1 = rng.uniform(0.0, WIDTH - w)
-    y1 = rng.uniform(0.0, HEIGHT - h)
-    return np.stack([x1, y1, x1 + w, y1 + h], axis=1)
-
-
 def make_boxes(rng, objects, n, background=0.15):
     """n boxes (float64, xyxy): most jittered around `objects`, some anywhere, a few points."""
-    pick = rng.integers(0, len(objects), n)
-    obj = objects[pick]
-    w, h = obj[:, 2] - obj[:, 0], obj[:, 3] - obj[:, 1]
-    cx = 0.5 * (obj[:, 0] + obj[:, 2]) + w * rng.normal(0.0, 0.15, n)
-    cy = 0.5 * (obj[:, 1] + obj[:, 3]) + h * rng.normal(0.0, 0.15, n)
-    w = w * np.exp(rng.normal(0.0, 0.25, n))
-    h = h * np.exp(rng.normal(0.0, 0.25, n))
-    free = rng.random(n) < background
-    fw = np.exp(rng.uniform(math.log(8.0), math.log(600.0), n))
-    fh = np.minimum(fw * np.exp(rng.normal(0.0, 0.5, n)), HEIGHT)
-    cx = np.where(free, rng.uniform(0.0, WIDTH, n), cx)
-    cy = np.where(free, rng.uniform(0.0, HEIGHT, n), cy)
-    w, h = np.where(free, fw, w), np.where(free, fh, h)
-    boxes = np.stack([cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h], axis=1)
-    boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0.0, WIDTH)
-    boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0.0, HEIGHT)
+    boxes, _, _ = jittered_boxes(rng, objects, n, background)
     points = rng.choice(n, max(2, n // 2000), replace=False)
     boxes[points, 2] = boxes[points, 0]
     boxes[points, 3] = boxes[points, 1]
@@ -86,31 +48,6 @@ def make_case(n, m, dtype, seed):
     return np.ascontiguousarray(a.astype(dtype)), np.ascontiguousarray(b.astype(dtype))
 
 
-def summarize(ms):
-    q = statistics.quantiles(ms, n=4, method="inclusive")
-    return {"median": statistics.median(ms), "q1": q[0], "q3": q[2]}
-
-
-def time_torchvision(torch, box_iou, a, b, reps):
-    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-    for _ in range(3):
-        result = box_iou(ta, tb)
-    ms = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        result = box_iou(ta, tb)
-        ms.append((time.perf_counter() - t0) * 1e3)
-    return summarize(ms), result.numpy()
-
-
-def build(cxx, include, native, extra, workdir):
-    exe = workdir / "time_pairwise_iou"
-    flags = ["-O3", "-std=c++20", "-fopenmp"] + (["-march=native"] if native else []) + extra
-    subprocess.run([cxx, *flags, "-I", str(include), "-o", str(exe), str(SOURCE)],
-                   check=True, capture_output=True, text=True)
-    return exe, " ".join(flags)
-
-
 def bit_exact(reference, ours):
     """(equal, nan cells, differing cells): NaN in `reference` must be +0 in `ours`."""
     if reference.shape != ours.shape or reference.dtype != ours.dtype:
@@ -122,54 +59,37 @@ def bit_exact(reference, ours):
     return not diff.any(), int(nan.sum()), int(diff.sum())
 
 
-def fmt(s):
-    return f"{s['median']:8.2f} [{s['q1']:.2f}, {s['q3']:.2f}]"
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__, MIN_REPS)
     parser.add_argument("--threads", type=int, default=1, help="threads for torch and detseg (1)")
-    parser.add_argument("--native", action="store_true", help="build detseg with -march=native")
-    parser.add_argument("--reps", type=int, default=21, help="timed repetitions, >= 15 (21)")
-    parser.add_argument("--cxx", default=os.environ.get("CXX", "g++"), help="C++ compiler (g++)")
-    parser.add_argument("--include", type=Path, default=REPO_ROOT / "include",
-                        help="detseg include directory (this checkout's)")
-    parser.add_argument("--cxxflags", default="", help="extra compiler flags, e.g. -ffast-math")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    parser.add_argument("--json", type=Path, help="also write all figures to this file")
     args = parser.parse_args()
-    if args.reps < 15 or args.threads < 1:
-        parser.error("--reps must be >= 15 and --threads >= 1")
+    check_reps(parser, args, MIN_REPS)
+    if args.threads < 1:
+        parser.error("--threads must be >= 1")
 
-    try:
-        import torch
-        import torchvision
-        from torchvision.ops import box_iou
-    except ImportError as e:
-        sys.stderr.write(f"compare_box_iou: {e}; run it with Debian's /usr/bin/python3\n")
+    refs = import_references("torch", "torchvision", "torchvision.ops")
+    if refs is None:
         return 2
+    torch, torchvision, ops = refs
 
     torch.set_num_threads(args.threads)
-    workdir = Path(tempfile.mkdtemp(prefix="detseg_compare_"))
-    try:
-        exe, flags = build(args.cxx, args.include, args.native, args.cxxflags.split(), workdir)
+    with work_directory(args.keep) as workdir:
+        exe, flags = build(args, "time_pairwise_iou.cpp", workdir)
         for name, n, m, dtype in CASES:
             a, b = make_case(n, m, dtype, SEED + n + m)
             np.save(workdir / f"{name}_a.npy", a)
             np.save(workdir / f"{name}_b.npy", b)
 
-        run = subprocess.run(
-            [str(exe), "--threads", str(args.threads), "--reps", str(args.reps), str(workdir)]
-            + [c[0] for c in CASES],
-            check=True, capture_output=True, text=True)
-        cpp = json.loads(run.stdout)
+        cpp = run_json([exe, "--threads", args.threads, "--reps", args.reps, workdir]
+                       + [c[0] for c in CASES])
         by_case = {c["case"]: c for c in cpp["cases"]}
 
         rows, ok = [], True
         for name, n, m, dtype in CASES:
-            a = np.load(workdir / f"{name}_a.npy")
-            b = np.load(workdir / f"{name}_b.npy")
-            tv, reference = time_torchvision(torch, box_iou, a, b, args.reps)
+            ta = torch.from_numpy(np.load(workdir / f"{name}_a.npy"))
+            tb = torch.from_numpy(np.load(workdir / f"{name}_b.npy"))
+            tv, reference = time_call(lambda: ops.box_iou(ta, tb), args.reps)
+            reference = reference.numpy()
             ours = np.load(workdir / f"{name}_detseg.npy")
             equal, nan_cells, diff_cells = bit_exact(reference, ours)
             ok &= equal
@@ -180,19 +100,11 @@ def main():
                 "torchvision_ms": tv, "detseg_into_ms": c["into_ms"],
                 "detseg_returned_ms": c["returned_ms"], "fill_ms": c["fill_ms"],
                 "memset_ms": c["memset_ms"], "fill_gb_per_s": gbps,
-                "ratio_into": tv["median"] / c["into_ms"]["median"],
-                "ratio_returned": tv["median"] / c["returned_ms"]["median"],
+                "ratio_into": ratio(tv, c["into_ms"]),
+                "ratio_returned": ratio(tv, c["returned_ms"]),
                 "bit_exact": equal, "nan_cells": nan_cells, "differing_cells": diff_cells,
                 "nonzero_fraction": float(np.count_nonzero(ours) / ours.size),
             })
-    except subprocess.CalledProcessError as e:
-        sys.stderr.write(f"compare_box_iou: {' '.join(map(str, e.cmd))} failed\n{e.stderr or ''}")
-        return 2
-    finally:
-        if args.keep:
-            print(f"files kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
 
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, "
           f"numpy {np.__version__}; torch threads {torch.get_num_threads()}; "
@@ -203,17 +115,15 @@ def main():
     print("'into' writes a preallocated output; 'returned' allocates the N x M tensor, as")
     print("torchvision does; 'fill' = std::fill of a prefaulted N x M buffer (the store-bandwidth")
     print("bound for writing the result), memset for reference; GB/s = fill rate.\n")
-    head = (f"{'size':>11} {'dtype':>7} | {'torchvision':>24} | {'detseg into':>24} | "
-            f"{'detseg returned':>24} | {'x into':>6} {'x ret':>6} | {'fill':>6} {'memset':>6} "
-            f"{'GB/s':>5} | bit-exact")
-    print(head)
-    print("-" * len(head))
+    print_header(f"{'size':>11} {'dtype':>7} | {'torchvision':>24} | {'detseg into':>24} | "
+                 f"{'detseg returned':>24} | {'x into':>6} {'x ret':>6} | {'fill':>6} "
+                 f"{'memset':>6} {'GB/s':>5} | bit-exact")
     for r in rows:
         note = f"{r['nan_cells']} NaN cells masked"
         if not r["bit_exact"]:
             note += f", {r['differing_cells']} cells differ"
-        print(f"{r['n']:>5}x{r['m']:<5} {r['dtype']:>7} | {fmt(r['torchvision_ms']):>24} | "
-              f"{fmt(r['detseg_into_ms']):>24} | {fmt(r['detseg_returned_ms']):>24} | "
+        print(f"{r['n']:>5}x{r['m']:<5} {r['dtype']:>7} | {fmt(r['torchvision_ms'], 2):>24} | "
+              f"{fmt(r['detseg_into_ms'], 2):>24} | {fmt(r['detseg_returned_ms'], 2):>24} | "
               f"{r['ratio_into']:6.1f} {r['ratio_returned']:6.1f} | "
               f"{r['fill_ms']['median']:6.2f} {r['memset_ms']['median']:6.2f} "
               f"{r['fill_gb_per_s']:5.1f} | "
@@ -222,12 +132,8 @@ def main():
     print(f"\ntarget >= 50x torchvision at 10000x1000 float32: into {target['ratio_into']:.1f}x, "
           f"returned {target['ratio_returned']:.1f}x; detseg into / fill bound = "
           f"{target['detseg_into_ms']['median'] / target['fill_ms']['median']:.1f}")
-    if args.json:
-        args.json.write_text(json.dumps({"flags": flags, "cpp": cpp, "rows": rows}, indent=2))
-    if not ok:
-        print("\nFAIL: detseg differs from torchvision", file=sys.stderr)
-        return 1
-    return 0
+    write_json(args.json, {"flags": flags, "cpp": cpp, "rows": rows})
+    return 0 if ok else fail("torchvision")
 
 
 if __name__ == "__main__":

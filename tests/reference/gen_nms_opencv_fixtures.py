@@ -8,23 +8,32 @@ Run with Debian's interpreter, which provides OpenCV 4.6 (python3-opencv) and nu
 ``cv2.dnn.NMSBoxes`` takes ``Rect2d`` boxes (x, y, w, h) in double; box (x1, y1, x2, y2) is
 passed as Rect2d(x1, y1, x2 - x1, y2 - y1) with the subtraction in float64. Every box set is
 run twice: with its float64 coordinates and with the coordinates rounded to float32 (converted
-back to float64 before the subtraction, which is what detseg does with float32 boxes). Files
-(``np.save``, C order, little-endian): ``<set>_boxes64.npy`` (N×4 xyxy, float64),
-``<set>_boxes32.npy`` (N×4 xyxy, float32), ``<set>_scores.npy`` (N, float32) and, per case,
-``<set>_<case>_keep64.npy`` / ``<set>_<case>_keep32.npy`` (int64, the kept indices).
-``manifest.json`` lists the sets and the parameters of each case. After writing, the files are
-loaded back and compared bit for bit.
+back to float64 before the subtraction, which is what detseg does with float32 boxes); the
+largest set only with float32 coordinates. Files (``np.save``, C order, little-endian):
+``<set>_boxes64.npy`` (N×4 xyxy, float64), ``<set>_boxes32.npy`` (N×4 xyxy, float32),
+``<set>_scores.npy`` (N, float32) and, per case, ``<set>_<case>_keep64.npy`` /
+``<set>_<case>_keep32.npy`` (int64, the kept indices). ``manifest.json`` lists the sets and the
+parameters of each case. After writing, the files are loaded back and compared bit for bit.
+
+Sets (the box generators are in ``detections.py``):
+
+- ``n50``, ``n500``, ``n3000``: ``detector_output`` with n // 25 zero-area boxes (at least 4)
+  and two identical zero-area pairs, drawn one after the other from one stream seeded ``SEED``;
+- ``n10000`` (float32 only): the same with 10000 boxes;
+- ``uniform``: ``uniform_detections``, 400 boxes;
+- ``ties``: ``heavy_ties`` applied to a clustered set of 400 boxes: scores from five values
+  (0.3, the ``s030`` threshold, among them), a third of the boxes exact copies of others.
+
+The last three each have their own stream, seeded ``[SEED, k]``.
 """
 
-import argparse
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_OUT_DIR = REPO_ROOT / "tests" / "data" / "nms_opencv"
+from detections import census, detector_output, heavy_ties, uniform_detections
+from fixture_files import FixtureWriter, own_stream, parse_args, versions
+
 GENERATOR = "tests/reference/gen_nms_opencv_fixtures.py"
 SEED = 0x0C_4E_75
 
@@ -39,52 +48,25 @@ CASES = {
 }
 
 
-def detector_output(rng, n):
-    """N float boxes with float32 scores: clusters of jittered proposals, background clutter,
-    exact duplicates, zero-area boxes (including identical zero-area pairs) and tied scores."""
-    width, height = 1333.0, 800.0
-    objects = max(2, n // 12)
-    w = np.clip(np.exp(rng.uniform(np.log(12.0), np.log(500.0), objects)), 8.0, width - 1.0)
-    h = np.clip(w * np.exp(rng.normal(0.0, 0.5, objects)), 8.0, height - 1.0)
-    x1 = rng.uniform(0.0, width - w)
-    y1 = rng.uniform(0.0, height - h)
-    quality = rng.uniform(0.3, 1.0, objects)
+def clustered(rng, n):
+    """``detector_output`` with this folder's zero-area boxes: n // 25 (at least 4), two
+    identical zero-area pairs."""
+    return detector_output(rng, n, zero_area_every=25, zero_area_min=4, zero_area_pairs=2)
 
-    boxes = np.empty((n, 4))
-    scores = np.empty(n)
-    clutter = rng.uniform(size=n) < 0.15
-    owner = rng.integers(0, objects, n)
-    for i in range(n):
-        if clutter[i]:
-            bw, bh = np.exp(rng.uniform(np.log(4.0), np.log(300.0), 2))
-            bx, by = rng.uniform(0.0, width - bw), rng.uniform(0.0, height - bh)
-            boxes[i] = [bx, by, bx + bw, by + bh]
-            scores[i] = rng.beta(1.0, 8.0)
-            continue
-        k = owner[i]
-        cx = x1[k] + 0.5 * w[k] + w[k] * rng.normal(0.0, 0.12)
-        cy = y1[k] + 0.5 * h[k] + h[k] * rng.normal(0.0, 0.12)
-        bw = w[k] * np.exp(rng.normal(0.0, 0.15))
-        bh = h[k] * np.exp(rng.normal(0.0, 0.15))
-        boxes[i] = [cx - 0.5 * bw, cy - 0.5 * bh, cx + 0.5 * bw, cy + 0.5 * bh]
-        scores[i] = np.clip(quality[k] * rng.beta(4.0, 1.5), 0.0, 1.0)
-    boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0.0, width)
-    boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0.0, height)
 
-    tied = rng.uniform(size=n) < 0.2
-    scores[tied] = np.round(scores[tied], 2)
-    dup = rng.choice(n, size=max(1, n // 25), replace=False)
-    src = rng.choice(n, size=dup.size)
-    boxes[dup] = boxes[src]
-    same = rng.uniform(size=dup.size) < 0.5
-    scores[dup[same]] = scores[src[same]]
-    flat = rng.choice(n, size=max(4, n // 25), replace=False)
-    boxes[flat[::2], 2] = boxes[flat[::2], 0]
-    boxes[flat[1::2], 3] = boxes[flat[1::2], 1]
-    boxes[flat[-1]] = boxes[flat[0]]
-    scores[flat[-1]] = scores[flat[0]]
-    boxes[flat[-2]] = boxes[flat[1]]
-    return boxes, scores.astype(np.float32)
+def box_sets():
+    """name -> ((boxes, scores) in float64, box dtypes ("64", "32"), manifest notes)."""
+    both = ("64", "32")
+    rng = np.random.default_rng(SEED)
+    sets = {f"n{n}": (clustered(rng, n), both, {}) for n in (50, 500, 3000)}
+
+    rng, notes = own_stream(SEED, 1, "detector_output")
+    sets["n10000"] = (clustered(rng, 10000), ("32",), notes)
+    rng, notes = own_stream(SEED, 2, "uniform_detections")
+    sets["uniform"] = (uniform_detections(rng, 400), both, notes)
+    rng, notes = own_stream(SEED, 3, "heavy_ties(detector_output)")
+    sets["ties"] = (heavy_ties(rng, *clustered(rng, 400)), both, notes)
+    return sets
 
 
 def opencv_nms(cv2, boxes, scores, score_threshold, nms_threshold, eta, top_k):
@@ -95,27 +77,14 @@ def opencv_nms(cv2, boxes, scores, score_threshold, nms_threshold, eta, top_k):
     return np.asarray(keep, dtype=np.int64).reshape(-1)
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR)
-    return p.parse_args(argv)
-
-
 def main(argv=None):
-    args = parse_args(argv)
+    args = parse_args(__doc__, "nms_opencv", argv)
     import cv2
 
-    rng = np.random.default_rng(SEED)
-    sets = {f"n{n}": detector_output(rng, n) for n in (50, 500, 3000)}
-    out_dir = args.out_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
+    writer = FixtureWriter(args.out_dir)
     manifest = {
         "generator": GENERATOR,
-        "versions": {
-            "python": sys.version.split()[0],
-            "opencv": cv2.__version__,
-            "numpy": np.__version__,
-        },
+        "versions": versions(opencv=cv2.__version__),
         "naming": "<set>_boxes64.npy (f64 xyxy), <set>_boxes32.npy (f32 xyxy), "
                   "<set>_scores.npy (f32), <set>_<case>_keep64.npy / _keep32.npy (i64)",
         "rect": "Rect2d(x1, y1, x2 - x1, y2 - y1) in float64",
@@ -123,40 +92,26 @@ def main(argv=None):
                   for k, v in CASES.items()},
         "sets": {},
     }
-    written = {}
-    for name, (boxes64, scores) in sets.items():
-        boxes32 = boxes64.astype(np.float32)
-        entry = {
-            "n": int(len(boxes64)),
-            "tied_scores": int(scores.size - np.unique(scores).size),
-            "duplicate_boxes": int(len(boxes64) - np.unique(boxes64, axis=0).shape[0]),
-            "zero_area_boxes": int(np.sum(
-                (boxes64[:, 2] - boxes64[:, 0]) * (boxes64[:, 3] - boxes64[:, 1]) == 0)),
-            "kept64": {},
-            "kept32": {},
-        }
-        arrays = {"boxes64": boxes64, "boxes32": boxes32, "scores": scores}
+    for name, ((boxes64, scores), dtypes, notes) in box_sets().items():
+        scores = scores.astype(np.float32)
+        by_tag = {"64": boxes64, "32": boxes64.astype(np.float32)}
+        entry = {"n": int(len(boxes64)), **census(boxes64, scores)}
+        if notes:
+            entry.update(notes, dtypes=[f"f{tag}" for tag in dtypes])
+        entry.update({f"kept{tag}": {} for tag in dtypes})
+        arrays = {f"boxes{tag}": by_tag[tag] for tag in dtypes}
+        arrays["scores"] = scores
         for case, params in CASES.items():
-            for tag, b in (("64", boxes64), ("32", boxes32)):
-                keep = opencv_nms(cv2, b, scores, *params)
+            for tag in dtypes:
+                keep = opencv_nms(cv2, by_tag[tag], scores, *params)
                 arrays[f"{case}_keep{tag}"] = keep
                 entry["kept" + tag][case] = int(keep.size)
-        for key, arr in arrays.items():
-            path = out_dir / f"{name}_{key}.npy"
-            np.save(path, np.ascontiguousarray(arr))
-            written[path] = arr
+        writer.save_all(name, arrays)
         manifest["sets"][name] = entry
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-
-    for path, arr in written.items():
-        back = np.load(path)
-        assert back.dtype == arr.dtype and back.shape == arr.shape, path
-        assert back.tobytes() == arr.tobytes(), path
-    total = sum(p.stat().st_size for p in written)
-    print(f"wrote {len(written)} arrays ({total} bytes) + manifest.json to {out_dir}")
+    writer.finish(manifest)
     for name, entry in manifest["sets"].items():
-        print(name, entry["n"], entry["kept64"], entry["kept32"])
+        print(name, entry["n"], *(entry[k] for k in ("kept64", "kept32") if k in entry))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
