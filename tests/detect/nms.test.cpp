@@ -4,6 +4,7 @@
 #include "support/backends.hpp"
 #include "support/errors.hpp"
 #include "support/fixtures.hpp"
+#include "support/nms_oracle.hpp"
 #include "support/oracle.hpp"
 
 #include <doctest/doctest.h>
@@ -40,35 +41,6 @@ std::string threshold_tag(double t) {
     const int v = static_cast<int>(std::lround(t * 100));
     std::string s = std::to_string(v);
     return std::string(3 - s.size(), '0') + s;
-}
-
-// Greedy NMS over the full IoU matrix from detseg::pairwise_iou, written from the definition.
-template <class T, class S>
-std::vector<index_t> oracle_nms(const std::vector<std::array<T, 4>>& boxes,
-                                const std::vector<S>& scores, const nms_params& p) {
-    const auto iou = detseg::pairwise_iou(boxes, boxes);
-    std::vector<index_t> order;
-    for (index_t i = 0; i < index_t(scores.size()); ++i)
-        if (static_cast<double>(scores[std::size_t(i)]) > p.score_threshold)
-            order.push_back(i);
-    std::stable_sort(order.begin(), order.end(), [&](index_t a, index_t b) {
-        return scores[std::size_t(a)] > scores[std::size_t(b)];
-    });
-    std::vector<bool> removed(scores.size(), false);
-    std::vector<index_t> keep;
-    for (index_t i : order) {
-        if (removed[std::size_t(i)])
-            continue;
-        if (p.max_output >= 0 && index_t(keep.size()) == p.max_output)
-            break;
-        keep.push_back(i);
-        for (index_t j : order) {
-            const double v = static_cast<double>(iou(i, j));
-            if (p.compare == nms_compare::greater ? v > p.iou_threshold : v >= p.iou_threshold)
-                removed[std::size_t(j)] = true;
-        }
-    }
-    return keep;
 }
 
 template <class S>
@@ -180,7 +152,7 @@ TEST_CASE_TEMPLATE("nms equals a brute-force greedy oracle on random detections"
                 CAPTURE(trial);
                 CAPTURE(t);
                 CAPTURE(int(c));
-                CHECK(detseg::nms(boxes, scores, p) == oracle_nms(boxes, scores, p));
+                CHECK(detseg::nms(boxes, scores, p) == testing::oracle_nms(boxes, scores, p));
             }
         }
     }

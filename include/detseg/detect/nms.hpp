@@ -23,12 +23,16 @@
 #include <detseg/box/iou.hpp>
 #include <detseg/config.hpp>
 #include <detseg/core/concepts.hpp>
+#include <detseg/core/detail/score_order.hpp>
 #include <detseg/core/error.hpp>
 #include <detseg/core/view_traits.hpp>
+#include <detseg/detect/detail/nms_grid.hpp>
+#include <detseg/detect/detail/nms_kernel.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <span>
 #include <type_traits>
@@ -63,38 +67,59 @@ class nms_workspace;
 
 namespace detail {
 
-template <class T, class V, class S>
-index_t nms_run(const box_view<V>& boxes, const S& scores, std::span<index_t> out,
-                const nms_params& p, nms_workspace& ws);
+// From this many candidates on, the greedy loop looks for the boxes a kept box can suppress in
+// the grid of `detail::nms_grid` instead of scanning every later candidate (same result).
+inline constexpr index_t nms_grid_min_candidates = 512;
+
+// Scratch of the greedy loop for one coordinate type.
+template <class T>
+struct nms_scratch {
+    std::vector<T> coords; // x1, y1, x2, y2, area of the candidates, structure of arrays
+    std::vector<unsigned char> suppressed;
+    nms_grid<T> grid;
+};
+
+// Everything the NMS functions allocate, reusable across calls.
+struct nms_buffers {
+    std::vector<index_t> order, counts;
+    score_order_buffers sort;
+    std::vector<score_order_buffers::wide> groups, groups_tmp;
+    std::vector<index_t> runs;
+    std::vector<unsigned char> keep_flag;
+    nms_scratch<float> f;
+    nms_scratch<double> d;
+
+    template <class T>
+    [[nodiscard]] nms_scratch<T>& scratch() noexcept {
+        if constexpr (std::is_same_v<T, float>)
+            return f;
+        else
+            return d;
+    }
+};
+
+struct nms_access;
 
 } // namespace detail
 
-/// Scratch memory of `nms_to`, reusable across calls: once it has grown to the largest N seen,
-/// `nms_to` with a workspace allocates nothing. Not shared between threads running at once.
+/// Scratch memory of `nms_to` and `batched_nms_to`, reusable across calls: once it has grown to
+/// the largest problem seen, a call with a workspace allocates nothing (single-threaded; a
+/// multi-threaded `batched_nms` gives each thread its own scratch). Not shared between threads
+/// running at once.
 class nms_workspace {
 public:
     nms_workspace() = default;
 
 private:
-    template <class T>
-    [[nodiscard]] std::vector<T>& coordinates() noexcept {
-        if constexpr (std::is_same_v<T, float>)
-            return float_;
-        else
-            return double_;
-    }
-
-    std::vector<index_t> order_;
-    std::vector<unsigned char> suppressed_;
-    std::vector<float> float_;
-    std::vector<double> double_;
-
-    template <class T, class V, class S>
-    friend index_t detail::nms_run(const box_view<V>&, const S&, std::span<index_t>,
-                                   const nms_params&, nms_workspace&);
+    detail::nms_buffers buffers_;
+    friend struct detail::nms_access;
 };
 
 namespace detail {
+
+struct nms_access {
+    [[nodiscard]] static nms_buffers& buffers(nms_workspace& ws) noexcept { return ws.buffers_; }
+};
 
 inline void check_nms_params(const nms_params& p, const char* fn) {
     DETSEG_REQUIRE(p.iou_threshold >= 0.0 && p.iou_threshold <= 1.0, fn, "params.iou_threshold",
@@ -124,89 +149,79 @@ template <class T>
     return r;
 }
 
-// Suppresses every candidate j in [begin, m) whose IoU with `a` passes `Compare`. The candidates
-// are stored structure-of-arrays; the loop is branch-free so that it vectorises.
-template <class Compare, class T>
-inline void nms_suppress_row(const box_terms<T>& a, const T* DETSEG_RESTRICT x1,
-                             const T* DETSEG_RESTRICT y1, const T* DETSEG_RESTRICT x2,
-                             const T* DETSEG_RESTRICT y2, const T* DETSEG_RESTRICT area,
-                             unsigned char* DETSEG_RESTRICT suppressed, index_t begin, index_t m,
-                             T threshold) noexcept {
-    for (index_t j = begin; j < m; ++j) {
-        const T iou = iou_op::eval(
-            a, box_terms<T>{x1[j], y1[j], x2[j], y2[j], area[j], T(0), T(0), T(0), T(0)});
-        suppressed[j] = static_cast<unsigned char>(
-            suppressed[j] | static_cast<unsigned char>(Compare{}(iou, threshold)));
-    }
-}
-
-struct nms_greater {
-    template <class T>
-    [[nodiscard]] bool operator()(T iou, T t) const noexcept {
-        return iou > t;
-    }
-};
-struct nms_greater_equal {
-    template <class T>
-    [[nodiscard]] bool operator()(T iou, T t) const noexcept {
-        return iou >= t;
-    }
-};
-
-// The greedy loop on canonical views (checked arguments): writes at most `out.size()` kept
-// indices and returns their count.
-template <class T, class V, class S>
-index_t nms_run(const box_view<V>& boxes, const S& scores, std::span<index_t> out,
-                const nms_params& p, nms_workspace& ws) {
-    index_t limit = static_cast<index_t>(out.size());
-    if (p.max_output >= 0)
-        limit = std::min(limit, p.max_output);
-    const index_t n = boxes.size();
-    if (n == 0 || limit == 0)
-        return 0;
-
-    auto& order = ws.order_;
-    order.clear();
-    for (index_t i = 0; i < n; ++i)
-        if (static_cast<double>(scores[i]) > p.score_threshold)
-            order.push_back(i);
-    std::sort(order.begin(), order.end(), [&](index_t a, index_t b) {
-        const auto sa = scores[a], sb = scores[b];
-        return sa > sb || (sa == sb && a < b);
-    });
-    const index_t m = static_cast<index_t>(order.size());
+// Copies candidates `ids[0..m)` of `boxes` into `s.coords` as structure of arrays (x1, y1, x2,
+// y2, area; the area with torchvision's operation order) and returns its start.
+template <class T, class V>
+T* gather_candidates(const box_view<V>& boxes, const index_t* ids, index_t m, nms_scratch<T>& s) {
     const auto um = static_cast<std::size_t>(m);
-
-    auto& c = ws.template coordinates<T>();
-    c.resize(5 * um);
-    T* DETSEG_RESTRICT x1 = c.data();
+    s.coords.resize(5 * um);
+    T* DETSEG_RESTRICT x1 = s.coords.data();
     T* DETSEG_RESTRICT y1 = x1 + m;
     T* DETSEG_RESTRICT x2 = y1 + m;
     T* DETSEG_RESTRICT y2 = x2 + m;
     T* DETSEG_RESTRICT area = y2 + m;
     for (index_t k = 0; k < m; ++k) {
-        const auto t = terms_of<T, detail::terms_basic>(boxes, order[std::size_t(k)]);
+        const auto t = terms_of<T, detail::terms_basic>(boxes, ids[k]);
         x1[k] = t.x1;
         y1[k] = t.y1;
         x2[k] = t.x2;
         y2[k] = t.y2;
         area[k] = t.area;
     }
-    auto& suppressed = ws.suppressed_;
-    suppressed.assign(um, 0);
+    return s.coords.data();
+}
 
+// The greedy loop over m candidates in score order, given as structure of arrays with their ids:
+// writes the ids of at most `limit` kept candidates to `out` and returns their count. From
+// `grid_min` candidates on it goes through the grid, else it scans every later candidate (and
+// reorders the arrays and `ids` as it drops suppressed candidates). Same result either way.
+// `out` may be `ids` itself: the k-th kept id is written after the k-th candidate was read, and
+// the reordering only moves candidates after the one being visited.
+template <class T>
+index_t nms_soa(T* DETSEG_RESTRICT x1, T* DETSEG_RESTRICT y1, T* DETSEG_RESTRICT x2,
+                T* DETSEG_RESTRICT y2, T* DETSEG_RESTRICT area, index_t* ids, index_t m,
+                index_t* out, index_t limit, const nms_params& p, nms_scratch<T>& s,
+                index_t grid_min) {
+    if (m == 0 || limit <= 0)
+        return 0;
     const T threshold = nms_threshold_as<T>(p.iou_threshold, p.compare);
+    const bool greater = p.compare == nms_compare::greater;
+    // With `>=` and a threshold of 0 every pair passes, even disjoint boxes: the grid, which
+    // skips disjoint pairs, does not apply.
+    const bool all_pairs = !greater && threshold <= T(0);
     index_t kept = 0;
+    if (m >= grid_min && !all_pairs && m <= index_t{std::numeric_limits<std::int32_t>::max()}) {
+        auto& grid = s.grid;
+        const auto mm = static_cast<std::int32_t>(m);
+        grid.build(x1, y1, x2, y2, area, mm);
+        // The size and distance bounds of the grid need a threshold well above 0.
+        const double t = p.iou_threshold >= 1e-6 ? p.iou_threshold : 0.0;
+        for (std::int32_t k = 0; k < mm; ++k) {
+            if (grid.suppressed(k))
+                continue;
+            out[kept++] = ids[k];
+            if (kept == limit)
+                break;
+            if (greater)
+                grid.template suppress_by<nms_greater>(k, threshold, t);
+            else
+                grid.template suppress_by<nms_greater_equal>(k, threshold, t);
+        }
+        return kept;
+    }
+
+    auto& suppressed = s.suppressed;
+    suppressed.assign(static_cast<std::size_t>(m), 0);
     index_t end = m; // candidates still in play are in [i, end)
     index_t since_compaction = 0;
-    for (index_t i = 0; i < end && kept < limit; ++i) {
+    for (index_t i = 0; i < end; ++i) {
         if (suppressed[std::size_t(i)])
             continue;
-        out[std::size_t(kept++)] = order[std::size_t(i)];
+        out[kept++] = ids[i];
         if (kept == limit)
             break;
         const box_terms<T> a{x1[i], y1[i], x2[i], y2[i], area[i], T(0), T(0), T(0), T(0)};
-        if (p.compare == nms_compare::greater)
+        if (greater)
             nms_suppress_row<nms_greater>(a, x1, y1, x2, y2, area, suppressed.data(), i + 1, end,
                                           threshold);
         else
@@ -215,7 +230,7 @@ index_t nms_run(const box_view<V>& boxes, const S& scores, std::span<index_t> ou
         // Every 32 kept boxes, drop the suppressed candidates after i (keeping score order), so
         // later rows only visit live ones. A suppressed box never suppresses another, so the
         // result is unchanged.
-        if (++since_compaction == 32) {
+        if (++since_compaction == 16) {
             since_compaction = 0;
             index_t w = i + 1;
             for (index_t j = i + 1; j < end; ++j) {
@@ -226,7 +241,7 @@ index_t nms_run(const box_view<V>& boxes, const S& scores, std::span<index_t> ou
                 x2[w] = x2[j];
                 y2[w] = y2[j];
                 area[w] = area[j];
-                order[std::size_t(w)] = order[std::size_t(j)];
+                ids[w] = ids[j];
                 suppressed[std::size_t(w)] = 0;
                 ++w;
             }
@@ -236,9 +251,29 @@ index_t nms_run(const box_view<V>& boxes, const S& scores, std::span<index_t> ou
     return kept;
 }
 
+// The greedy loop on canonical views (checked arguments): writes at most `out.size()` kept
+// indices and returns their count.
+template <class T, class V, class S>
+index_t nms_run(const box_view<V>& boxes, const S& scores, std::span<index_t> out,
+                const nms_params& p, nms_buffers& buf, index_t grid_min) {
+    index_t limit = static_cast<index_t>(out.size());
+    if (p.max_output >= 0)
+        limit = std::min(limit, p.max_output);
+    const index_t n = boxes.size();
+    if (n == 0 || limit == 0)
+        return 0;
+    auto& order = buf.order;
+    score_order(scores, n, p.score_threshold, order, buf.sort);
+    const auto m = static_cast<index_t>(order.size());
+    auto& s = buf.template scratch<T>();
+    T* c = gather_candidates<T>(boxes, order.data(), m, s);
+    return nms_soa<T>(c, c + m, c + 2 * m, c + 3 * m, c + 4 * m, order.data(), m, out.data(), limit,
+                      p, s, grid_min);
+}
+
 template <box_source B, score_source S>
 index_t nms_checked(B&& boxes, S&& scores, std::span<index_t> out, const nms_params& p,
-                    nms_workspace& ws, const char* fn) {
+                    nms_workspace& ws, const char* fn, index_t grid_min = nms_grid_min_candidates) {
     check_nms_params(p, fn);
     auto b = to_boxes(std::forward<B>(boxes), box_format::xyxy, fn, "boxes");
     auto s = as_view_checked<1>(std::forward<S>(scores), fn, "scores");
@@ -249,7 +284,7 @@ index_t nms_checked(B&& boxes, S&& scores, std::span<index_t> out, const nms_par
     using T = typename decltype(b)::value_type;
     static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
                   "detseg::nms: box coordinates must be float or double");
-    return nms_run<T>(b, s, out, p, ws);
+    return nms_run<T>(b, s, out, p, nms_access::buffers(ws), grid_min);
 }
 
 } // namespace detail
@@ -267,9 +302,10 @@ index_t nms_checked(B&& boxes, S&& scores, std::span<index_t> out, const nms_par
 ///         `params.iou_threshold` (outside [0, 1] or NaN), `params.score_threshold` (NaN),
 ///         `params.max_output` (< -1)
 ///
-/// Complexity: O(N log N) for the sort plus at most O(N·K) IoU evaluations for K kept boxes
-/// (suppressed candidates are dropped every 32 kept boxes), O(N²) in the worst case; O(N) extra
-/// memory (no N×N matrix).
+/// Complexity: O(N) radix sort of the scores, then at most O(N·K) IoU evaluations for K kept
+/// boxes, O(N²) in the worst case; from 512 candidates on, a grid over box sizes and centres
+/// lets a kept box visit only the candidates that can pass the threshold (about a hundred per
+/// kept box on detector output; docs/detect.md). O(N) extra memory (no N×N matrix).
 ///
 ///     auto keep = detseg::nms(boxes, scores, {.iou_threshold = 0.7});
 template <box_source B, score_source S>
