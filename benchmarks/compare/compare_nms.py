@@ -106,11 +106,14 @@ def compare_case(cv2, torch, ops, n, data, c, workdir, reps, opencv_nms):
     # batched_nms: equal kept sets
     tv_b, ref_b = time_call(lambda: ops.batched_nms(tb, ts, tl, IOU), reps, warmup)
     ref_b = np.sort(ref_b.numpy().astype(np.int64))
-    ours_b = load("batched.i64", np.int64)
-    b_equal = np.array_equal(ref_b, np.sort(ours_b)) and np.unique(ours_b).size == ours_b.size
+    ours_b, ours_b_ws = load("batched.i64", np.int64), load("batched_ws.i64", np.int64)
+    b_equal = (np.array_equal(ref_b, np.sort(ours_b)) and np.unique(ours_b).size == ours_b.size
+               and np.array_equal(ours_b, ours_b_ws))
     row.update({"batched_kept": int(ref_b.size), "tv_batched": tv_b,
                 "ds_batched": c["batched_ms"], "batched_equal": b_equal,
-                "x_batched": ratio(tv_b, c["batched_ms"])})
+                "x_batched": ratio(tv_b, c["batched_ms"]),
+                "ds_batched_ws": c["batched_ws_ms"],
+                "x_batched_ws": ratio(tv_b, c["batched_ws_ms"])})
     row["equal"] = nms_equal and b_equal
 
     # cv2.dnn.NMSBoxes (timing only: float Rect2d boxes, its own overlap arithmetic)
@@ -149,11 +152,11 @@ def compare_case(cv2, torch, ops, n, data, c, workdir, reps, opencv_nms):
 
 
 def print_rows(rows):
-    print_header(f"{'op':>12} {'N':>6} {'reps':>4} {'kept':>6} | {'reference':>26} | "
+    print_header(f"{'op':>15} {'N':>6} {'reps':>4} {'kept':>6} | {'reference':>26} | "
                  f"{'detseg':>26} | {'x':>7} | equal")
 
     def line(op, r, kept, ref, ours, x, equal):
-        print(f"{op:>12} {r['n']:>6} {r['reps']:>4} {kept:>6} | {fmt(ref):>26} | "
+        print(f"{op:>15} {r['n']:>6} {r['reps']:>4} {kept:>6} | {fmt(ref):>26} | "
               f"{fmt(ours):>26} | {x:7.1f} | {equal}")
 
     for r in rows:
@@ -166,6 +169,8 @@ def print_rows(rows):
                  f"{'yes' if r['cv_nms_same_as_tv'] else 'no'})")
         line("tv batched", r, r["batched_kept"], r["tv_batched"], r["ds_batched"],
              r["x_batched"], "yes (sets)" if r["batched_equal"] else "NO")
+        line("tv batched (ws)", r, r["batched_kept"], r["tv_batched"], r["ds_batched_ws"],
+             r["x_batched_ws"], "yes (sets)" if r["batched_equal"] else "NO")
         if "cv_soft" in r:
             line("cv soft", r, r["soft_picks"], r["cv_soft"], r["ds_soft"], r["x_soft"],
                  f"{'yes' if r['soft_equal'] else 'NO'} (picks "
@@ -205,7 +210,7 @@ def main():
     print("times in ms: median [Q1, Q3] of 'reps' timed calls; x = reference median / detseg")
     print(f"median; float32 boxes, iou_threshold {IOU}; soft: gaussian sigma {SIGMA}, "
           f"score_threshold {SOFT_SCORE_THRESHOLD}, integer boxes;")
-    print("'ws' = nms_to with a reused nms_workspace.\n")
+    print("'ws' = nms_to / batched_nms_to with a reused nms_workspace.\n")
     print_rows(rows)
     by_n = {r["n"]: r for r in rows}
     print("\nissue 3 targets: " + "; ".join(

@@ -5,6 +5,7 @@
 //   C_nms.i64          kept indices of nms (iou 0.5)
 //   C_nms_ws.i64       the same through nms_to with a reused nms_workspace
 //   C_batched.i64      kept indices of batched_nms (iou 0.5)
+//   C_batched_ws.i64   the same through batched_nms_to with the reused nms_workspace
 //   C_soft.i64/.f32    soft_nms gaussian (sigma 0.5, score_threshold 0.001) picks and scores
 //                      (only with --soft for that case)
 // and prints one JSON object with median/IQR timings in ms.
@@ -94,6 +95,15 @@ std::string run_case(const std::string& dir, const std::string& name, bool soft,
     });
     write_raw(base + "_batched.i64", to_i64(bkeep));
 
+    std::vector<index_t> bout(static_cast<std::size_t>(n));
+    index_t bk = 0;
+    const summary batched_ws = time_ms(reps, [&] {
+        bk = detseg::batched_nms_to(vb, vs, vl, std::span<index_t>(bout), ws, params);
+        escape_barrier(bout.data());
+    });
+    bout.resize(static_cast<std::size_t>(bk));
+    write_raw(base + "_batched_ws.i64", to_i64(bout));
+
     std::string soft_json = "null";
     std::size_t soft_picks = 0;
     if (soft) {
@@ -118,7 +128,8 @@ std::string run_case(const std::string& dir, const std::string& name, bool soft,
                   "\"soft_picks\": %zu, ",
                   name.c_str(), n, keep.size(), bkeep.size(), soft_picks);
     return std::string(head) + "\"nms_ms\": " + json(nms) + ", \"nms_ws_ms\": " + json(nms_ws) +
-           ", \"batched_ms\": " + json(batched) + ", \"soft_ms\": " + soft_json + "}";
+           ", \"batched_ms\": " + json(batched) + ", \"batched_ws_ms\": " + json(batched_ws) +
+           ", \"soft_ms\": " + soft_json + "}";
 }
 
 int usage() {

@@ -7,6 +7,8 @@
 #include <detseg/core/parallel.hpp>
 #include <detseg/detect/batched_nms.hpp>
 #include <detseg/detect/nms.hpp>
+#include <detseg/detect/nms_opencv.hpp>
+#include <detseg/detect/soft_nms.hpp>
 
 #include "support/nms_oracle.hpp"
 
@@ -21,6 +23,7 @@
 #include <numeric>
 #include <random>
 #include <span>
+#include <string>
 #include <vector>
 
 #if DETSEG_HAS_OPENMP
@@ -298,3 +301,36 @@ TEST_CASE("batched_nms: the result does not depend on the number of threads") {
     CHECK(!one.empty());
 }
 #endif
+
+TEST_CASE("every NMS function checks its parameters before its arrays") {
+    // Malformed boxes (5 numbers) and a bad threshold: the threshold is reported.
+    const std::vector<float> bad_boxes = {0, 0, 1, 1, 2};
+    const std::vector<float> scores = {0.5f};
+    const std::vector<int> labels = {0};
+    std::vector<index_t> out(4);
+    detseg::nms_workspace ws;
+    const nms_params bad{.iou_threshold = 2.0};
+    const auto expect_threshold = [](auto&& f, const char* fn,
+                                     const char* arg = "params.iou_threshold") {
+        try {
+            f();
+            FAIL("no exception from " << fn);
+        } catch (const detseg::invalid_argument& e) {
+            CHECK(e.function() == std::string(fn));
+            CHECK(e.argument() == std::string(arg));
+        }
+    };
+    expect_threshold([&] { (void)detseg::nms(bad_boxes, scores, bad); }, "nms");
+    expect_threshold([&] { (void)detseg::nms_to(bad_boxes, scores, out, bad); }, "nms_to");
+    expect_threshold([&] { (void)detseg::nms_to(bad_boxes, scores, out, ws, bad); }, "nms_to");
+    expect_threshold([&] { (void)detseg::batched_nms(bad_boxes, scores, labels, bad); },
+                     "batched_nms");
+    expect_threshold([&] { (void)detseg::batched_nms_to(bad_boxes, scores, labels, out, bad); },
+                     "batched_nms_to");
+    expect_threshold([&] { (void)detseg::batched_nms_to(bad_boxes, scores, labels, out, ws, bad); },
+                     "batched_nms_to");
+    expect_threshold([&] { (void)detseg::nms_opencv(bad_boxes, scores, {.nms_threshold = 2.0}); },
+                     "nms_opencv", "params.nms_threshold");
+    expect_threshold([&] { (void)detseg::soft_nms(bad_boxes, scores, {.iou_threshold = 2.0}); },
+                     "soft_nms");
+}

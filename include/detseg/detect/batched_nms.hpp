@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <type_traits>
 #include <utility>
@@ -137,10 +138,14 @@ index_t batched_nms_run(const box_view<V>& boxes, const S& scores, const L& labe
             run_nms(r, s);
     }
 
+    // `out == nullptr`: the result goes to the start of `order` itself (count <= k), which
+    // `batched_nms` returns. (The spans of `batched_nms_to` never pass a null pointer here:
+    // an empty span has limit 0 and returned above.)
+    index_t* dst = out != nullptr ? out : order.data();
     index_t count = 0;
     for (std::size_t k = 0; k < um && count < limit; ++k)
         if (flag[std::size_t(order[k])])
-            out[count++] = order[k];
+            dst[count++] = order[k];
     return count;
 }
 
@@ -194,11 +199,11 @@ template <box_source B, score_source S, label_source L>
 [[nodiscard]] std::vector<index_t> batched_nms(B&& boxes, S&& scores, L&& labels,
                                                const nms_params& params = {}) {
     nms_workspace ws;
-    const auto b = detail::to_boxes(boxes, box_format::xyxy, "batched_nms", "boxes");
-    std::vector<index_t> keep(static_cast<std::size_t>(b.size()));
+    auto& buf = detail::nms_access::buffers(ws);
     const index_t k = detail::batched_nms_checked(
-        std::forward<B>(boxes), std::forward<S>(scores), std::forward<L>(labels), keep.data(),
-        b.size(), params, detail::nms_access::buffers(ws), "batched_nms");
+        std::forward<B>(boxes), std::forward<S>(scores), std::forward<L>(labels), nullptr,
+        std::numeric_limits<index_t>::max(), params, buf, "batched_nms");
+    std::vector<index_t> keep = std::move(buf.order);
     keep.resize(static_cast<std::size_t>(k));
     return keep;
 }

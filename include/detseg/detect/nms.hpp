@@ -255,11 +255,13 @@ index_t nms_soa(T* DETSEG_RESTRICT x1, T* DETSEG_RESTRICT y1, T* DETSEG_RESTRICT
 // indices and returns their count.
 template <class T, class V, class S>
 index_t nms_run(const box_view<V>& boxes, const S& scores, std::span<index_t> out,
-                const nms_params& p, nms_buffers& buf, index_t grid_min) {
-    index_t limit = static_cast<index_t>(out.size());
+                const nms_params& p, nms_buffers& buf, index_t grid_min, bool into_order) {
+    const index_t n = boxes.size();
+    // `into_order`: the kept indices go to the start of `buf.order` (see nms_soa), which `nms`
+    // then returns, instead of allocating another N indices; `out` is not used.
+    index_t limit = into_order ? n : static_cast<index_t>(out.size());
     if (p.max_output >= 0)
         limit = std::min(limit, p.max_output);
-    const index_t n = boxes.size();
     if (n == 0 || limit == 0)
         return 0;
     auto& order = buf.order;
@@ -267,13 +269,15 @@ index_t nms_run(const box_view<V>& boxes, const S& scores, std::span<index_t> ou
     const auto m = static_cast<index_t>(order.size());
     auto& s = buf.template scratch<T>();
     T* c = gather_candidates<T>(boxes, order.data(), m, s);
-    return nms_soa<T>(c, c + m, c + 2 * m, c + 3 * m, c + 4 * m, order.data(), m, out.data(), limit,
-                      p, s, grid_min);
+    index_t* dst = into_order ? order.data() : out.data();
+    return nms_soa<T>(c, c + m, c + 2 * m, c + 3 * m, c + 4 * m, order.data(), m, dst, limit, p, s,
+                      grid_min);
 }
 
 template <box_source B, score_source S>
 index_t nms_checked(B&& boxes, S&& scores, std::span<index_t> out, const nms_params& p,
-                    nms_workspace& ws, const char* fn, index_t grid_min = nms_grid_min_candidates) {
+                    nms_workspace& ws, const char* fn, index_t grid_min = nms_grid_min_candidates,
+                    bool into_order = false) {
     check_nms_params(p, fn);
     auto b = to_boxes(std::forward<B>(boxes), box_format::xyxy, fn, "boxes");
     auto s = as_view_checked<1>(std::forward<S>(scores), fn, "scores");
@@ -284,7 +288,7 @@ index_t nms_checked(B&& boxes, S&& scores, std::span<index_t> out, const nms_par
     using T = typename decltype(b)::value_type;
     static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
                   "detseg::nms: box coordinates must be float or double");
-    return nms_run<T>(b, s, out, p, nms_access::buffers(ws), grid_min);
+    return nms_run<T>(b, s, out, p, nms_access::buffers(ws), grid_min, into_order);
 }
 
 } // namespace detail
@@ -311,14 +315,10 @@ index_t nms_checked(B&& boxes, S&& scores, std::span<index_t> out, const nms_par
 template <box_source B, score_source S>
 [[nodiscard]] std::vector<index_t> nms(B&& boxes, S&& scores, const nms_params& params = {}) {
     nms_workspace ws;
-    std::vector<index_t> keep;
-    const auto b = detail::to_boxes(boxes, box_format::xyxy, "nms", "boxes");
-    index_t cap = b.size();
-    if (params.max_output >= 0)
-        cap = std::min(cap, params.max_output);
-    keep.resize(static_cast<std::size_t>(std::max(cap, index_t{0})));
-    const index_t k = detail::nms_checked(std::forward<B>(boxes), std::forward<S>(scores), keep,
-                                          params, ws, "nms");
+    const index_t k =
+        detail::nms_checked(std::forward<B>(boxes), std::forward<S>(scores), std::span<index_t>{},
+                            params, ws, "nms", detail::nms_grid_min_candidates, true);
+    std::vector<index_t> keep = std::move(detail::nms_access::buffers(ws).order);
     keep.resize(static_cast<std::size_t>(k));
     return keep;
 }
