@@ -16,6 +16,8 @@
 #include <detseg/core/strided_view.hpp>
 #include <detseg/core/tensor.hpp>
 
+#include "detections.hpp"
+
 #include <Eigen/Core>
 #include <benchmark/benchmark.h>
 #include <xtensor/xtensor.hpp>
@@ -43,24 +45,7 @@ using detseg::index_t;
 constexpr double image_w = 1333.0;
 constexpr double image_h = 800.0;
 
-class portable_rng {
-public:
-    explicit portable_rng(std::uint64_t seed) : engine_(seed) {}
-
-    double uniform(double lo, double hi) {
-        return lo + (hi - lo) * static_cast<double>(engine_() >> 11) * 0x1.0p-53;
-    }
-    double normal(double sigma) {
-        const double u1 = uniform(0x1.0p-53, 1.0), u2 = uniform(0.0, 1.0);
-        return sigma * std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
-    }
-    std::size_t index(std::size_t n) {
-        return std::min(n - 1, static_cast<std::size_t>(uniform(0.0, static_cast<double>(n))));
-    }
-
-private:
-    std::mt19937_64 engine_;
-};
+using bench::portable_rng;
 
 std::vector<std::array<double, 4>> make_objects(portable_rng& rng, int count) {
     std::vector<std::array<double, 4>> objects;
