@@ -17,7 +17,7 @@ The environment is passed on to the C++ program, so GLIBC_TUNABLES=glibc.malloc.
 import os
 import sys
 
-from common import (argument_parser, build, check_reps, fail, fmt, import_references,
+from common import (argument_parser, build, check_reps, clock_name, fail, fmt, import_references,
                     jittered_boxes, make_objects, np, print_header, ratio, run_json, time_call,
                     work_directory, write_json)
 
@@ -111,7 +111,8 @@ def main():
           f"GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '')!r}")
     print(f"detseg: g++ {cpp['compiler']} {flags} -I {args.include}; threads {cpp['threads']}; "
           f"reps {args.reps}")
-    print("times in ms: median [Q1, Q3]; x = torchvision median / detseg median;")
+    print(f"times in ms ({clock_name()}): median [Q1, Q3]; x = torchvision median / detseg "
+          "median;")
     print("'into' writes a preallocated output; 'returned' allocates the N x M tensor, as")
     print("torchvision does; 'fill' = std::fill of a prefaulted N x M buffer (the store-bandwidth")
     print("bound for writing the result), memset for reference; GB/s = fill rate.\n")

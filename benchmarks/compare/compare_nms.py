@@ -22,9 +22,9 @@ N = 10000). Exit status 1 if any result differs, 2 on a setup error.
 
 import sys
 
-from common import (argument_parser, build, check_reps, fail, fmt, import_references,
-                    jittered_boxes, make_objects, np, print_header, ratio, run_json, time_call,
-                    work_directory, write_json)
+from common import (argument_parser, build, check_reps, clock_name, fail, fmt,
+                    import_references, jittered_boxes, make_objects, np, print_header, ratio,
+                    run_json, time_call, work_directory, write_json)
 
 SEED = 20240611
 CLASSES = 80
@@ -207,7 +207,8 @@ def main():
           f"OpenCV {cv2.__version__}, numpy {np.__version__}; torch threads "
           f"{torch.get_num_threads()}, cv2 threads {cv2.getNumThreads()}")
     print(f"detseg: {args.cxx} {compiler} {flags} -I {args.include}; 1 thread")
-    print("times in ms: median [Q1, Q3] of 'reps' timed calls; x = reference median / detseg")
+    print(f"times in ms ({clock_name()}): median [Q1, Q3] of 'reps' timed calls; "
+          "x = reference median / detseg")
     print(f"median; float32 boxes, iou_threshold {IOU}; soft: gaussian sigma {SIGMA}, "
           f"score_threshold {SOFT_SCORE_THRESHOLD}, integer boxes;")
     print("'ws' = nms_to / batched_nms_to with a reused nms_workspace.\n")
