@@ -8,6 +8,7 @@
 #include <detseg/box/area.hpp>
 #include <detseg/box/box.hpp>
 #include <detseg/box/clip.hpp>
+#include <detseg/box/coder.hpp>
 #include <detseg/box/convert.hpp>
 #include <detseg/box/filter.hpp>
 #include <detseg/box/iou.hpp>
@@ -19,7 +20,10 @@
 #include <detseg/core/strided_view.hpp>
 #include <detseg/core/tensor.hpp>
 #include <detseg/core/view_traits.hpp>
+#include <detseg/detect/anchors.hpp>
 #include <detseg/detect/batched_nms.hpp>
+#include <detseg/detect/default_boxes.hpp>
+#include <detseg/detect/matcher.hpp>
 #include <detseg/detect/nms.hpp>
 #include <detseg/detect/nms_opencv.hpp>
 #include <detseg/detect/soft_nms.hpp>
