@@ -27,6 +27,11 @@
 #include <detseg/detect/nms.hpp>
 #include <detseg/detect/nms_opencv.hpp>
 #include <detseg/detect/soft_nms.hpp>
+#include <detseg/metrics/coco_evaluator.hpp>
+#include <detseg/metrics/coco_params.hpp>
+#include <detseg/metrics/coco_result.hpp>
+#include <detseg/metrics/confusion_matrix.hpp>
+#include <detseg/metrics/seg_metrics.hpp>
 #include <detseg/version.hpp>
 
 #endif // DETSEG_DETSEG_HPP
