@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Builds the examples in Release and runs each of them: bash scripts/demo.sh
+# Builds the examples and the detseg tool in Release and runs each of them: bash scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 source scripts/require-packages.sh
-require_packages cmake ninja-build g++
+require_packages cmake ninja-build g++ libsimdjson-dev
 require_cmake_workflow
 
 export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
@@ -25,5 +25,19 @@ for example in "${examples[@]}"; do
     echo "=================================================================="
     "$example"
 done
+
+# The command-line tool on a shared COCO set (../shared/testdata, next to this checkout).
 echo
-echo "detseg demo: ran ${#examples[@]} examples"
+echo "=================================================================="
+echo "== detseg eval coco"
+echo "=================================================================="
+coco=../shared/testdata/coco
+if [[ -f "$coco/public300_s1_gt.json" ]]; then
+    build/demo/apps/detseg eval coco --gt "$coco/public300_s1_gt.json" \
+        --dt "$coco/public300_s1_dt_bbox.json" --per-class
+else
+    build/demo/apps/detseg --help
+    echo "($coco not found: detseg eval coco not run)"
+fi
+echo
+echo "detseg demo: ran ${#examples[@]} examples and the detseg tool"

@@ -32,6 +32,7 @@
 #include <detseg/metrics/coco_result.hpp>
 #include <detseg/metrics/confusion_matrix.hpp>
 #include <detseg/metrics/seg_metrics.hpp>
+#include <detseg/metrics/voc_ap.hpp>
 #include <detseg/version.hpp>
 
 #endif // DETSEG_DETSEG_HPP
