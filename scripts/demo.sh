@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 source scripts/require-packages.sh
-require_packages cmake ninja-build g++ libsimdjson-dev
+require_packages cmake ninja-build g++ libsimdjson-dev libpng-dev
 require_cmake_workflow
 
 export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"

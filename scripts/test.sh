@@ -6,7 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 source scripts/require-packages.sh
 require_packages cmake ninja-build g++ clang libomp-dev libclang-rt-14-dev doctest-dev \
-    libeigen3-dev xtensor-dev libsimdjson-dev libbenchmark-dev pkg-config python3
+    libeigen3-dev xtensor-dev libsimdjson-dev libpng-dev libbenchmark-dev pkg-config python3
 require_cmake_workflow
 
 export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"

@@ -15,11 +15,15 @@ namespace detseg_cli {
 
 int eval_coco_main(std::span<const std::string_view> args);
 const char* eval_coco_help();
+int eval_seg_main(std::span<const std::string_view> args);
+const char* eval_seg_help();
 
 std::span<const command> commands() {
     static const command table[] = {
         {"eval", "coco", "COCO box AP/AR of a results file (pycocotools' 12 stats)",
          &eval_coco_main, &eval_coco_help},
+        {"eval", "seg", "mIoU family over PNG label maps (mmseg's definition)", &eval_seg_main,
+         &eval_seg_help},
     };
     return table;
 }

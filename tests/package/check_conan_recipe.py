@@ -307,9 +307,9 @@ def main():
           "settings are os, arch, compiler, build_type")
     check(recipe.no_copy_source is True, "no_copy_source")
     check(recipe.license == "MIT", "license is MIT")
-    backends = ["eigen", "xtensor", "openmp", "simdjson"]
+    backends = ["eigen", "xtensor", "openmp", "simdjson", "png"]
     check(set(recipe.options) == {f"with_{b}" for b in backends},
-          "options are with_eigen, with_xtensor, with_openmp, with_simdjson")
+          "options are with_eigen, with_xtensor, with_openmp, with_simdjson, with_png")
     check(all(set(recipe.options[o]) == {True, False} for o in recipe.options),
           "every option is True/False")
     check(all(recipe.default_options[f"with_{b}"] is False for b in backends),
@@ -331,7 +331,7 @@ def main():
     # Options -> requirements.
     check(required_refs(recipe) == [], "no requirement with the default options")
     expected = {"with_eigen": "eigen/", "with_xtensor": "xtensor/",
-                "with_simdjson": "simdjson/"}
+                "with_simdjson": "simdjson/", "with_png": "libpng/"}
     for option, prefix in expected.items():
         refs = required_refs(recipe, **{option: True})
         check(len(refs) == 1 and refs[0].ref.startswith(prefix)
