@@ -26,6 +26,7 @@
 #include <detseg/detect/matcher.hpp>
 #include <detseg/detect/nms.hpp>
 #include <detseg/detect/nms_opencv.hpp>
+#include <detseg/detect/postprocess.hpp>
 #include <detseg/detect/soft_nms.hpp>
 #include <detseg/metrics/coco_evaluator.hpp>
 #include <detseg/metrics/coco_params.hpp>
