@@ -122,16 +122,7 @@ void report(benchmark::State& state, index_t n, index_t m) {
     state.SetLabel(thread_label());
 }
 
-const int bench_threads = [] {
-    int threads = 1;
-    if (const char* env = std::getenv("DETSEG_BENCH_THREADS"))
-        threads = std::max(1, std::atoi(env));
-#if DETSEG_HAS_OPENMP
-    omp_set_num_threads(threads);
-#endif
-    benchmark::AddCustomContext("detseg_threads", std::to_string(detseg::max_threads()));
-    return threads;
-}();
+const int bench_threads = bench::set_threads_from_env();
 
 enum class metric { iou, giou, diou, ciou };
 

@@ -55,16 +55,7 @@ void report(benchmark::State& state, index_t n, std::size_t kept) {
     state.SetLabel("omp threads: " + std::to_string(detseg::max_threads()));
 }
 
-const int bench_threads = [] {
-    int threads = 1;
-    if (const char* env = std::getenv("DETSEG_BENCH_THREADS"))
-        threads = std::max(1, std::atoi(env));
-#if DETSEG_HAS_OPENMP
-    omp_set_num_threads(threads);
-#endif
-    benchmark::AddCustomContext("detseg_threads", std::to_string(detseg::max_threads()));
-    return threads;
-}();
+const int bench_threads = bench::set_threads_from_env();
 
 void BM_nms(benchmark::State& state) {
     const index_t n = state.range(0);

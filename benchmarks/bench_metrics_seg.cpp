@@ -17,6 +17,8 @@
 #include <detseg/metrics/confusion_matrix.hpp>
 #include <detseg/metrics/seg_metrics.hpp>
 
+#include "detections.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -36,25 +38,14 @@ using detseg::index_t;
 
 constexpr index_t height = 1024, width = 2048, low = 4;
 
-const int bench_threads = [] {
-    int threads = 1;
-    if (const char* env = std::getenv("DETSEG_BENCH_THREADS"))
-        threads = std::max(1, std::atoi(env));
-#if DETSEG_HAS_OPENMP
-    omp_set_num_threads(threads);
-#endif
-    benchmark::AddCustomContext("detseg_threads", std::to_string(detseg::max_threads()));
-    return threads;
-}();
+const int bench_threads = bench::set_threads_from_env();
 
-class portable_rng {
-public:
-    explicit portable_rng(std::uint64_t seed) : engine_(seed) {}
-    double uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
-    int below(int n) { return std::min(n - 1, static_cast<int>(uniform() * n)); }
-
-private:
-    std::mt19937_64 engine_;
+// uniform in [0, 1) and an index below n, from the shared portable generator.
+struct portable_rng {
+    explicit portable_rng(std::uint64_t seed) : rng(seed) {}
+    double uniform() { return rng.uniform(0.0, 1.0); }
+    int below(int n) { return static_cast<int>(rng.index(static_cast<std::size_t>(n))); }
+    bench::portable_rng rng;
 };
 
 struct label_pair {

@@ -1,4 +1,5 @@
-// Seeded, portable detector-like data shared by the benchmark programs (not part of the library).
+// Helpers shared by the Google Benchmark programs (not part of the library): the thread count
+// from DETSEG_BENCH_THREADS, and seeded, portable detector-like data.
 //
 // portable_rng: the same numbers on every platform (mt19937_64 and explicit transforms, no
 // std::*_distribution). make_detections: boxes jittered around 40 objects in a 1333×800 image,
@@ -10,19 +11,41 @@
 #define DETSEG_BENCHMARKS_DETECTIONS_HPP
 
 #include <detseg/config.hpp>
+#include <detseg/core/parallel.hpp>
+
+#include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <random>
+#include <string>
 #include <vector>
+
+#if DETSEG_HAS_OPENMP
+#include <omp.h>
+#endif
 
 namespace bench {
 
 using detseg::index_t;
+
+/// Sets the OpenMP thread count of a benchmark program: DETSEG_BENCH_THREADS, else 1; records
+/// the count in the benchmark context. Returns it.
+inline int set_threads_from_env() {
+    int threads = 1;
+    if (const char* env = std::getenv("DETSEG_BENCH_THREADS"))
+        threads = std::max(1, std::atoi(env));
+#if DETSEG_HAS_OPENMP
+    omp_set_num_threads(threads);
+#endif
+    benchmark::AddCustomContext("detseg_threads", std::to_string(detseg::max_threads()));
+    return threads;
+}
 
 constexpr double image_w = 1333.0;
 constexpr double image_h = 800.0;

@@ -40,16 +40,7 @@ using timing::json;
 using timing::summary;
 using timing::time_ms;
 
-template <class T>
-void write_raw(const std::string& path, const T* data, std::size_t n) {
-    std::FILE* f = std::fopen(path.c_str(), "wb");
-    if (!f)
-        throw std::runtime_error("cannot write " + path);
-    const std::size_t w = std::fwrite(data, sizeof(T), n, f);
-    std::fclose(f);
-    if (w != n)
-        throw std::runtime_error("short write to " + path);
-}
+using timing::write_raw;
 
 void set_threads(int t) {
 #if DETSEG_HAS_OPENMP

@@ -45,16 +45,7 @@ using timing::json;
 using timing::summary;
 using timing::time_ms;
 
-template <class T>
-void write_raw(const std::string& path, const std::vector<T>& v) {
-    std::FILE* f = std::fopen(path.c_str(), "wb");
-    if (!f)
-        throw std::runtime_error("cannot write " + path);
-    const std::size_t w = v.empty() ? 0 : std::fwrite(v.data(), sizeof(T), v.size(), f);
-    std::fclose(f);
-    if (w != v.size())
-        throw std::runtime_error("short write to " + path);
-}
+using timing::write_raw;
 
 std::vector<std::int64_t> to_i64(const std::vector<index_t>& v) {
     return {v.begin(), v.end()};
@@ -132,45 +123,17 @@ std::string run_case(const std::string& dir, const std::string& name, bool soft,
            ", \"soft_ms\": " + soft_json + "}";
 }
 
-int usage() {
-    std::fprintf(stderr, "usage: time_nms [--reps R] <dir> <case>[:soft]...\n");
-    return 2;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
-    int reps = 21;
-    std::vector<std::string> args;
-    for (int i = 1; i < argc; ++i) {
-        const std::string s = argv[i];
-        if (s == "--reps" && i + 1 < argc)
-            reps = std::atoi(argv[++i]);
-        else
-            args.push_back(s);
-    }
-    if (args.size() < 2 || reps < 1)
-        return usage();
-#if DETSEG_HAS_OPENMP
-    omp_set_num_threads(1);
-#endif
-    try {
-        std::string cases;
-        for (std::size_t k = 1; k < args.size(); ++k) {
-            std::string name = args[k];
-            bool soft = false;
-            if (const auto colon = name.find(':'); colon != std::string::npos) {
-                soft = name.substr(colon + 1) == "soft";
-                name.resize(colon);
-            }
-            cases += (k > 1 ? ",\n  " : "\n  ");
-            cases += run_case(args[0], name, soft, reps);
-        }
-        std::printf("{\"reps\": %d, \"compiler\": \"%s\", \"cases\": [%s\n]}\n", reps, __VERSION__,
-                    cases.c_str());
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "time_nms: %s\n", e.what());
-        return 1;
-    }
-    return 0;
+    return timing::run_cases(argc, argv, "time_nms [--reps R] <dir> <case>[:soft]...",
+                             [](const std::string& dir, std::string name, int reps) {
+                                 bool soft = false;
+                                 if (const auto colon = name.find(':');
+                                     colon != std::string::npos) {
+                                     soft = name.substr(colon + 1) == "soft";
+                                     name.resize(colon);
+                                 }
+                                 return run_case(dir, name, soft, reps);
+                             });
 }

@@ -37,16 +37,7 @@ using timing::json;
 using timing::summary;
 using timing::time_ms;
 
-template <class T>
-void write_raw(const std::string& path, const T* p, std::size_t n) {
-    std::FILE* f = std::fopen(path.c_str(), "wb");
-    if (!f)
-        throw std::runtime_error("cannot write " + path);
-    const std::size_t w = n == 0 ? 0 : std::fwrite(p, sizeof(T), n, f);
-    std::fclose(f);
-    if (w != n)
-        throw std::runtime_error("short write to " + path);
-}
+using timing::write_raw;
 
 void write_result(const std::string& base, const detseg::postprocess_result<float>& r) {
     write_raw(base + "boxes.f32", r.boxes.data(), static_cast<std::size_t>(r.boxes.size()));
@@ -89,39 +80,8 @@ std::string run_case(const std::string& dir, const std::string& name, int reps) 
     return std::string(head) + "\"ms\": " + json(plain) + ", \"ws_ms\": " + json(reuse) + "}";
 }
 
-int usage() {
-    std::fprintf(stderr, "usage: time_postprocess [--reps R] <dir> <case>...\n");
-    return 2;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
-    int reps = 21;
-    std::vector<std::string> args;
-    for (int i = 1; i < argc; ++i) {
-        const std::string s = argv[i];
-        if (s == "--reps" && i + 1 < argc)
-            reps = std::atoi(argv[++i]);
-        else
-            args.push_back(s);
-    }
-    if (args.size() < 2 || reps < 1)
-        return usage();
-#if DETSEG_HAS_OPENMP
-    omp_set_num_threads(1);
-#endif
-    try {
-        std::string cases;
-        for (std::size_t k = 1; k < args.size(); ++k) {
-            cases += (k > 1 ? ",\n  " : "\n  ");
-            cases += run_case(args[0], args[k], reps);
-        }
-        std::printf("{\"reps\": %d, \"compiler\": \"%s\", \"cases\": [%s\n]}\n", reps, __VERSION__,
-                    cases.c_str());
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "time_postprocess: %s\n", e.what());
-        return 1;
-    }
-    return 0;
+    return timing::run_cases(argc, argv, "time_postprocess [--reps R] <dir> <case>...", run_case);
 }

@@ -7,8 +7,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <exception>
+#include <stdexcept>
 #include <string>
 #include <vector>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 namespace timing {
 
@@ -70,6 +76,59 @@ inline std::string json(const summary& s) {
 /// Keeps the compiler from discarding the writes behind `p`.
 inline void escape_barrier(const void* p) {
     asm volatile("" : : "g"(p) : "memory");
+}
+
+/// Writes n elements as raw little-endian bytes (the scripts read them with numpy.fromfile).
+template <class T>
+void write_raw(const std::string& path, const T* data, std::size_t n) {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    if (!f)
+        throw std::runtime_error("cannot write " + path);
+    const std::size_t w = n == 0 ? 0 : std::fwrite(data, sizeof(T), n, f);
+    std::fclose(f);
+    if (w != n)
+        throw std::runtime_error("short write to " + path);
+}
+
+template <class T>
+void write_raw(const std::string& path, const std::vector<T>& v) {
+    write_raw(path, v.data(), v.size());
+}
+
+/// The main of a timer program `prog [--reps R] <dir> <case>...`: one OpenMP thread, then
+/// `run_case(dir, case, reps)` (a JSON object) for each case, printed as one JSON document.
+/// Returns the exit status (2 on a usage error, 1 on an exception).
+template <class RunCase>
+int run_cases(int argc, char** argv, const char* usage, RunCase&& run_case) {
+    int reps = 21;
+    std::vector<std::string> args;
+    for (int i = 1; i < argc; ++i) {
+        const std::string s = argv[i];
+        if (s == "--reps" && i + 1 < argc)
+            reps = std::atoi(argv[++i]);
+        else
+            args.push_back(s);
+    }
+    if (args.size() < 2 || reps < 1) {
+        std::fprintf(stderr, "usage: %s\n", usage);
+        return 2;
+    }
+#if defined(_OPENMP)
+    omp_set_num_threads(1);
+#endif
+    try {
+        std::string cases;
+        for (std::size_t k = 1; k < args.size(); ++k) {
+            cases += (k > 1 ? ",\n  " : "\n  ");
+            cases += run_case(args[0], args[k], reps);
+        }
+        std::printf("{\"reps\": %d, \"compiler\": \"%s\", \"cases\": [%s\n]}\n", reps, __VERSION__,
+                    cases.c_str());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: %s\n", argv[0], e.what());
+        return 1;
+    }
+    return 0;
 }
 
 } // namespace timing

@@ -42,17 +42,7 @@ const std::vector<std::pair<std::string, box_coder_params>> weight_sets = {
     {"w551010", {.weights = {5, 5, 10, 10}}},
 };
 
-template <class A, class B>
-int count_different(const A& got_src, const B& ref) {
-    const auto got = detseg::as_view(got_src);
-    REQUIRE(got.extent(0) == ref.extent(0));
-    REQUIRE(got.extent(1) == ref.extent(1));
-    int bad = 0;
-    for (index_t i = 0; i < ref.extent(0); ++i)
-        for (index_t k = 0; k < ref.extent(1); ++k)
-            bad += !(got(i, k) == ref(i, k));
-    return bad;
-}
+using testing::count_different;
 
 // The formulas of docs/anchors.md in long double (no torchvision rounding order).
 std::array<long double, 4> oracle_encode(const std::array<long double, 4>& g,

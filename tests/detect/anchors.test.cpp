@@ -63,17 +63,7 @@ detseg::tensor<double, 2> load_peer(const std::string& name) {
         .as<double, 2>();
 }
 
-template <class A, class B>
-int count_different(const A& got_src, const B& ref) {
-    const auto got = detseg::as_view(got_src);
-    REQUIRE(got.extent(0) == ref.extent(0));
-    REQUIRE(got.extent(1) == ref.extent(1));
-    int bad = 0;
-    for (index_t i = 0; i < ref.extent(0); ++i)
-        for (index_t k = 0; k < ref.extent(1); ++k)
-            bad += !(static_cast<double>(got(i, k)) == static_cast<double>(ref(i, k)));
-    return bad;
-}
+using testing::count_different;
 
 // A direct transcription of torchvision's rules, in float as torchvision computes them.
 std::vector<std::array<double, 4>> oracle(const anchor_config& c, double offset, bool d2) {

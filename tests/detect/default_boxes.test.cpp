@@ -78,17 +78,7 @@ detseg::tensor<T, 2> load(const std::string& name) {
     return detseg::load_npy(testing::data_path("default_boxes/" + name + ".npy")).as<T, 2>();
 }
 
-template <class A, class B>
-int count_different(const A& got_src, const B& ref) {
-    const auto got = detseg::as_view(got_src);
-    REQUIRE(got.extent(0) == ref.extent(0));
-    REQUIRE(got.extent(1) == ref.extent(1));
-    int bad = 0;
-    for (index_t i = 0; i < ref.extent(0); ++i)
-        for (index_t k = 0; k < ref.extent(1); ++k)
-            bad += !(static_cast<double>(got(i, k)) == static_cast<double>(ref(i, k)));
-    return bad;
-}
+using testing::count_different;
 
 } // namespace
 

@@ -4,6 +4,7 @@
 // Loading reference fixtures (.npy files written by tests/reference/*.py).
 
 #include <detseg/core/tensor.hpp>
+#include <detseg/core/view_traits.hpp>
 #include <detseg/io/npy.hpp>
 
 #include <cstdint>
@@ -24,6 +25,20 @@ detseg::tensor<T, R> box_fixture(const std::string& set, const std::string& name
     static_assert(std::is_floating_point_v<Coord>);
     const char* tag = sizeof(Coord) == 4 ? "f32" : "f64";
     return detseg::load_npy(data_path("box/" + set + "_" + tag + "_" + name + ".npy")).as<T, R>();
+}
+
+/// How many elements of the 2-D `got` (anything `detseg::as_view` takes) differ from the 2-D
+/// `ref`, compared as doubles (a NaN counts as different); -1 when the shapes differ.
+template <class A, class B>
+int count_different(const A& got_src, const B& ref) {
+    const auto got = detseg::as_view(got_src);
+    if (got.extent(0) != ref.extent(0) || got.extent(1) != ref.extent(1))
+        return -1;
+    int bad = 0;
+    for (detseg::index_t i = 0; i < ref.extent(0); ++i)
+        for (detseg::index_t k = 0; k < ref.extent(1); ++k)
+            bad += !(static_cast<double>(got(i, k)) == static_cast<double>(ref(i, k)));
+    return bad;
 }
 
 /// ULP distance between two finite floats of the same type (0 for +0 vs -0).
