@@ -15,6 +15,8 @@
 #include <detseg/detect/anchors.hpp>
 #include <detseg/detect/default_boxes.hpp>
 
+#include "detections.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -34,16 +36,7 @@ namespace {
 
 using detseg::index_t;
 
-const int bench_threads = [] {
-    int threads = 1;
-    if (const char* env = std::getenv("DETSEG_BENCH_THREADS"))
-        threads = std::max(1, std::atoi(env));
-#if DETSEG_HAS_OPENMP
-    omp_set_num_threads(threads);
-#endif
-    benchmark::AddCustomContext("detseg_threads", std::to_string(threads));
-    return threads;
-}();
+const int bench_threads = bench::set_threads_from_env();
 
 const detseg::image_size retinanet_image{800, 1344};
 const std::array<detseg::grid_size, 5> retinanet_grids{

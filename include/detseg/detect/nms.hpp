@@ -28,6 +28,7 @@
 #include <detseg/core/view_traits.hpp>
 #include <detseg/detect/detail/nms_grid.hpp>
 #include <detseg/detect/detail/nms_kernel.hpp>
+#include <detseg/detect/detail/score_checks.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -127,13 +128,6 @@ inline void check_nms_params(const nms_params& p, const char* fn) {
     DETSEG_REQUIRE(!std::isnan(p.score_threshold), fn, "params.score_threshold", "must not be NaN");
     DETSEG_REQUIRE(p.max_output >= -1, fn, "params.max_output",
                    "must be -1 (no limit) or >= 0, got ", p.max_output);
-}
-
-template <class S>
-void check_finite_scores(const S& s, const char* fn, const char* arg) {
-    for (index_t i = 0, n = s.extent(0); i < n; ++i)
-        DETSEG_REQUIRE(std::isfinite(s[i]), fn, arg, "score ", i, " is ", s[i],
-                       "; scores must be finite");
 }
 
 // The threshold as a value of T such that comparing a T with it gives the same answer as

@@ -48,6 +48,7 @@
 #include <detseg/core/concepts.hpp>
 #include <detseg/core/error.hpp>
 #include <detseg/core/view_traits.hpp>
+#include <detseg/detect/detail/score_checks.hpp>
 #include <detseg/detect/detail/soft_nms_blocks.hpp>
 
 #include <algorithm>
@@ -241,9 +242,7 @@ template <box_source B, score_source S>
     DETSEG_REQUIRE(s.extent(0) == b.size(), fn, "scores", "expected ", b.size(),
                    " scores (one per box), got ", s.extent(0));
     detail::check_finite_boxes(b, fn, "boxes");
-    for (index_t i = 0, n = s.extent(0); i < n; ++i)
-        DETSEG_REQUIRE(std::isfinite(s[i]) && std::isfinite(static_cast<float>(s[i])), fn, "scores",
-                       "score ", i, " is ", s[i], "; scores must be finite (and finite as floats)");
+    detail::check_finite_scores(s, fn, "scores", true);
     return detail::soft_nms_run(b, s, params);
 }
 
