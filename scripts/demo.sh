@@ -26,12 +26,12 @@ for example in "${examples[@]}"; do
     "$example"
 done
 
-# The command-line tool on a shared COCO set (../shared/testdata, next to this checkout).
+# The command-line tool on a COCO reference set (tests/data/coco, copied from the shared data).
 echo
 echo "=================================================================="
 echo "== detseg eval coco"
 echo "=================================================================="
-coco=../shared/testdata/coco
+coco=tests/data/coco
 if [[ -f "$coco/public300_s1_gt.json" ]]; then
     build/demo/apps/detseg eval coco --gt "$coco/public300_s1_gt.json" \
         --dt "$coco/public300_s1_dt_bbox.json" --per-class
