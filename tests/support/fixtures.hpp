@@ -15,6 +15,13 @@
 
 namespace testing {
 
+/// True in the sanitizer (Debug) build, where heavy parity cases run at a reduced size.
+#if defined(DETSEG_TEST_SANITIZED) && DETSEG_TEST_SANITIZED
+inline constexpr bool sanitized_build = true;
+#else
+inline constexpr bool sanitized_build = false;
+#endif
+
 inline std::string data_path(const std::string& rel) {
     return std::string(DETSEG_TEST_DATA_DIR) + "/" + rel;
 }
