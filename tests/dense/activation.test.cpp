@@ -1,5 +1,6 @@
 #include <detseg/dense/activation.hpp>
 
+#include "support/dense_fixtures.hpp"
 #include "support/errors.hpp"
 #include "support/fixtures.hpp"
 
@@ -13,56 +14,13 @@
 #include <vector>
 
 using detseg::index_t;
-
-namespace {
-
-// --- the inputs of tests/reference/gen_dense_ops_fixtures.py ----------------------------------
-
-std::uint64_t splitmix(std::uint64_t seed, std::uint64_t i) {
-    std::uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-/// The case input, with the script's special values (-0.0, NaN, ±inf) when `specials`.
-template <class T>
-std::vector<T> fixture_values(std::uint64_t seed, index_t n, bool specials) {
-    std::vector<T> v(static_cast<std::size_t>(n));
-    for (std::uint64_t e = 0; e < static_cast<std::uint64_t>(n); ++e) {
-        double d = (static_cast<double>(splitmix(seed, e) >> 11) * 0x1p-53 - 0.5) * 4.0;
-        if (specials) {
-            if (e % 7 == 3)
-                d = -0.0;
-            if (e % 11 == 5)
-                d = std::numeric_limits<double>::quiet_NaN();
-            if (e % 13 == 6)
-                d = -std::numeric_limits<double>::infinity();
-            if (e % 17 == 8)
-                d = std::numeric_limits<double>::infinity();
-        }
-        v[e] = static_cast<T>(d);
-    }
-    return v;
-}
-
-/// Same number, same sign of zero, or both NaN.
-template <class A, class B>
-bool same_value(A a, B b) {
-    if (std::isnan(a) || std::isnan(b))
-        return std::isnan(a) && std::isnan(b);
-    return static_cast<double>(a) == static_cast<double>(b) && std::signbit(a) == std::signbit(b);
-}
-
-} // namespace
+using testing::fixture_values;
+using testing::same_value;
 
 TEST_CASE_TEMPLATE("relu equals F.relu bit for bit on every fixture (NaN, ±inf, -0.0)", T, float,
                    double) {
-    const auto cases =
-        detseg::load_npy(testing::data_path("dense/ops/relu_cases.npy")).as<double, 2>();
-    const auto ref = detseg::load_npy(testing::data_path(std::string("dense/ops/relu_") +
-                                                         (sizeof(T) == 4 ? "f32" : "f64") + ".npy"))
-                         .as<T, 1>();
+    const auto cases = testing::dense_ops_cases("relu");
+    const auto ref = testing::dense_ops_outputs<T>("relu");
     REQUIRE(cases.extent(0) == 3);
     std::size_t offset = 0;
     for (index_t k = 0; k < cases.extent(0); ++k) {
@@ -72,7 +30,7 @@ TEST_CASE_TEMPLATE("relu equals F.relu bit for bit on every fixture (NaN, ±inf,
         const index_t count = n * c * h * w;
         CAPTURE(seed);
         const auto v = fixture_values<T>(seed, count, cases(k, 5) != 0.0);
-        auto want = [&](index_t i) { return ref.flat()[offset + static_cast<std::size_t>(i)]; };
+        auto want = [&](index_t i) { return ref[offset + static_cast<std::size_t>(i)]; };
 
         // rank 1 (a vector), rank 4 returning, rank 4 transposed (W×H strides) into double
         const auto y1 = detseg::relu(v);
@@ -98,7 +56,7 @@ TEST_CASE_TEMPLATE("relu equals F.relu bit for bit on every fixture (NaN, ±inf,
         CHECK(bad == 0);
         offset += static_cast<std::size_t>(count);
     }
-    CHECK(offset == static_cast<std::size_t>(ref.size()));
+    CHECK(offset == ref.size());
 }
 
 TEST_CASE_TEMPLATE("relu: x < 0 ? +0 : x on random data of every rank; parallel = serial", T,

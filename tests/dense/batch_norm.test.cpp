@@ -1,5 +1,6 @@
 #include <detseg/dense/batch_norm.hpp>
 
+#include "support/dense_fixtures.hpp"
 #include "support/errors.hpp"
 #include "support/fixtures.hpp"
 
@@ -14,30 +15,11 @@
 #include <vector>
 
 using detseg::index_t;
+using testing::fixture_values;
+using testing::map_layout;
+using testing::stored_map;
 
 namespace {
-
-// --- the inputs of tests/reference/gen_dense_ops_fixtures.py ----------------------------------
-
-std::uint64_t splitmix(std::uint64_t seed, std::uint64_t i) {
-    std::uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-std::vector<double> stream(std::uint64_t seed, index_t n) {
-    std::vector<double> v(static_cast<std::size_t>(n));
-    for (std::uint64_t e = 0; e < static_cast<std::uint64_t>(n); ++e)
-        v[e] = (static_cast<double>(splitmix(seed, e) >> 11) * 0x1p-53 - 0.5) * 4.0;
-    return v;
-}
-
-template <class T>
-std::vector<T> fixture_values(std::uint64_t seed, index_t n) {
-    const auto d = stream(seed, n);
-    return {d.begin(), d.end()};
-}
 
 /// gamma, beta, running_mean, running_var of a case (bn_params in the script).
 template <class T>
@@ -46,7 +28,7 @@ struct bn_storage {
     bn_storage(std::uint64_t seed, index_t c)
         : gamma(fixture_values<T>(seed + 1, c)), beta(fixture_values<T>(seed + 2, c)),
           mean(fixture_values<T>(seed + 3, c)) {
-        for (double v : stream(seed + 4, c))
+        for (double v : testing::fixture_stream(seed + 4, c))
             var.push_back(static_cast<T>(std::max(std::fabs(v) - 1.0, 0.0) * 0.5));
     }
     detseg::batch_norm_params<T> params(double eps, bool affine = true) const {
@@ -58,47 +40,6 @@ struct bn_storage {
             p.beta = detseg::as_view(beta);
         }
         return p;
-    }
-};
-
-template <class T>
-std::vector<T> load_flat(const std::string& op) {
-    const char* tag = sizeof(T) == 4 ? "f32" : "f64";
-    const auto t = detseg::load_npy(testing::data_path("dense/ops/" + op + "_" + tag + ".npy"))
-                       .as<T, 1>();
-    return {t.flat().begin(), t.flat().end()};
-}
-
-detseg::tensor<double, 2> load_cases(const std::string& op) {
-    return detseg::load_npy(testing::data_path("dense/ops/" + op + "_cases.npy")).as<double, 2>();
-}
-
-/// Copies row-major N×C×H×W values into an NHWC buffer (`nhwc`) or a padded buffer with the
-/// width reversed, and views it as N×C×H×W.
-template <class T>
-struct stored_map {
-    std::vector<T> buffer;
-    detseg::strided_view<T, 4> view;
-    stored_map(const std::vector<T>& v, std::array<index_t, 4> e, int layout) {
-        const index_t n = e[0], c = e[1], h = e[2], w = e[3];
-        std::array<index_t, 4> s{c * h * w, h * w, w, 1};
-        index_t offset = 0;
-        if (layout == 1)
-            s = {h * w * c, 1, w * c, c};
-        if (layout == 2) {
-            s = {c * h * (w + 3) * 2, h * (w + 3) * 2, (w + 3) * 2, -2};
-            offset = 2 * (w - 1);
-        }
-        buffer.assign(static_cast<std::size_t>(layout == 2 ? n * c * h * (w + 3) * 2 + 2 * w
-                                                           : n * c * h * w),
-                      T(-777));
-        view = detseg::strided_view<T, 4>(buffer.data() + offset, e, s);
-        std::size_t k = 0;
-        for (index_t a = 0; a < n; ++a)
-            for (index_t b = 0; b < c; ++b)
-                for (index_t y = 0; y < h; ++y)
-                    for (index_t x = 0; x < w; ++x)
-                        view(a, b, y, x) = v[k++];
     }
 };
 
@@ -138,8 +79,8 @@ long double conv_at(const W& w, const X& x, index_t o, index_t i, index_t j, ind
 
 TEST_CASE_TEMPLATE("batch_norm equals F.batch_norm (eval) bit for bit on every fixture", T, float,
                    double) {
-    const auto cases = load_cases("batch_norm");
-    const auto ref = load_flat<T>("batch_norm");
+    const auto cases = testing::dense_ops_cases("batch_norm");
+    const auto ref = testing::dense_ops_outputs<T>("batch_norm");
     REQUIRE(cases.extent(0) == 7);
     std::size_t offset = 0;
     for (index_t k = 0; k < cases.extent(0); ++k) {
@@ -158,20 +99,21 @@ TEST_CASE_TEMPLATE("batch_norm equals F.batch_norm (eval) bit for bit on every f
         const bn_storage<T> bn(seed, e[1]);
         const auto params = bn.params(eps, affine);
         const auto v = fixture_values<T>(seed, count);
-        for (int layout = 0; layout < 3; ++layout) {
-            CAPTURE(layout);
-            stored_map<T> in(v, e, layout);
+        for (map_layout l : testing::all_layouts) {
+            CAPTURE(testing::layout_name(l));
+            stored_map<T> in(v, e, l);
             const detseg::strided_view<const T, 4> x = in.view;
             CHECK(count_unequal(detseg::batch_norm(x, params).view(), want) == 0);
             // into a double NHWC output
-            stored_map<double> out(std::vector<double>(static_cast<std::size_t>(count)), e, 1);
+            stored_map<double> out(std::vector<double>(static_cast<std::size_t>(count)), e,
+                                   map_layout::nhwc);
             detseg::batch_norm(x, params, out.view);
             CHECK(count_unequal(out.view, want) == 0);
             // in place
             detseg::batch_norm(in.view, params, in.view);
             CHECK(count_unequal(in.view, want) == 0);
             if (e[0] == 1) { // C×H×W
-                stored_map<T> in3(v, e, layout);
+                stored_map<T> in3(v, e, l);
                 const detseg::strided_view<const T, 3> x3(
                     in3.view.data_handle(), {e[1], e[2], e[3]},
                     {in3.view.stride(1), in3.view.stride(2), in3.view.stride(3)});
@@ -187,8 +129,8 @@ TEST_CASE_TEMPLATE("batch_norm equals F.batch_norm (eval) bit for bit on every f
 TEST_CASE_TEMPLATE("fold_batch_norm equals fuse_conv_bn_weights bit for bit, and conv with the "
                    "folded weights equals conv→BN",
                    T, float, double) {
-    const auto cases = load_cases("fold");
-    const auto ref = load_flat<T>("fold");
+    const auto cases = testing::dense_ops_cases("fold");
+    const auto ref = testing::dense_ops_outputs<T>("fold");
     REQUIRE(cases.extent(0) == 5);
     std::size_t offset = 0;
     for (index_t k = 0; k < cases.extent(0); ++k) {
@@ -216,7 +158,7 @@ TEST_CASE_TEMPLATE("fold_batch_norm equals fuse_conv_bn_weights bit for bit, and
         const auto params = bn.params(eps);
         const auto wv = fixture_values<T>(seed, wn);
         const auto bias = fixture_values<T>(seed + 6, o);
-        stored_map<T> w(wv, we, 2); // strided weights
+        stored_map<T> w(wv, we, map_layout::padded_reversed); // strided weights
         const detseg::strided_view<const T, 4> wc = w.view;
 
         const auto folded = has_bias ? detseg::fold_batch_norm(wc, bias, params)
@@ -273,7 +215,7 @@ TEST_CASE_TEMPLATE("batch_norm agrees with (x - mean)/sqrt(var + eps)·gamma + b
         const double eps = trial % 3 == 0 ? 1e-5 : 0.01;
         const detseg::batch_norm_params<T> p{detseg::as_view(g), detseg::as_view(b),
                                              detseg::as_view(m), detseg::as_view(v), eps};
-        stored_map<T> in(xv, {n, c, h, w}, trial % 3);
+        stored_map<T> in(xv, {n, c, h, w}, testing::all_layouts[trial % 3]);
         const detseg::strided_view<const T, 4> x = in.view;
         const auto y = detseg::batch_norm(x, p);
         int bad = 0;

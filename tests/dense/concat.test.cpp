@@ -1,5 +1,6 @@
 #include <detseg/dense/concat.hpp>
 
+#include "support/dense_fixtures.hpp"
 #include "support/errors.hpp"
 #include "support/fixtures.hpp"
 
@@ -14,50 +15,9 @@
 
 using detseg::index_t;
 
-namespace {
-
-// --- the inputs of tests/reference/gen_dense_ops_fixtures.py ----------------------------------
-
-std::uint64_t splitmix(std::uint64_t seed, std::uint64_t i) {
-    std::uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-template <class T>
-std::vector<T> fixture_values(std::uint64_t seed, index_t n) {
-    std::vector<T> v(static_cast<std::size_t>(n));
-    for (std::uint64_t e = 0; e < static_cast<std::uint64_t>(n); ++e)
-        v[e] = static_cast<T>((static_cast<double>(splitmix(seed, e) >> 11) * 0x1p-53 - 0.5) * 4.0);
-    return v;
-}
-
-/// N×C×H×W values stored channels-last (NHWC), viewed as N×C×H×W.
-template <class T>
-struct nhwc_map {
-    std::vector<T> buffer;
-    detseg::strided_view<T, 4> view;
-    nhwc_map(const std::vector<T>& v, std::array<index_t, 4> e)
-        : buffer(v.size()),
-          view(buffer.data(), e, {e[2] * e[3] * e[1], 1, e[3] * e[1], e[1]}) {
-        std::size_t k = 0;
-        for (index_t a = 0; a < e[0]; ++a)
-            for (index_t b = 0; b < e[1]; ++b)
-                for (index_t y = 0; y < e[2]; ++y)
-                    for (index_t x = 0; x < e[3]; ++x)
-                        view(a, b, y, x) = v[k++];
-    }
-};
-
-} // namespace
-
 TEST_CASE_TEMPLATE("concat_channels equals torch.cat(dim=1) on every fixture", T, float, double) {
-    const auto cases =
-        detseg::load_npy(testing::data_path("dense/ops/concat_cases.npy")).as<double, 2>();
-    const auto ref = detseg::load_npy(testing::data_path(std::string("dense/ops/concat_") +
-                                                         (sizeof(T) == 4 ? "f32" : "f64") + ".npy"))
-                         .as<T, 1>();
+    const auto cases = testing::dense_ops_cases("concat");
+    const auto ref = testing::dense_ops_outputs<T>("concat");
     REQUIRE(cases.extent(0) == 3);
     std::size_t offset = 0;
     for (index_t k = 0; k < cases.extent(0); ++k) {
@@ -67,11 +27,12 @@ TEST_CASE_TEMPLATE("concat_channels equals torch.cat(dim=1) on every fixture", T
         const std::array<index_t, 3> cs{g(4), g(5), g(6)};
         const index_t total = cs[0] + cs[1] + cs[2];
         CAPTURE(seed);
-        std::vector<nhwc_map<T>> maps;
+        std::vector<testing::stored_map<T>> maps;
         std::vector<detseg::tensor<T, 4>> tensors;
         for (std::size_t i = 0; i < 3; ++i) {
-            const auto v = fixture_values<T>(seed + i, n * cs[i] * h * w);
-            maps.emplace_back(v, std::array<index_t, 4>{n, cs[i], h, w});
+            const auto v = testing::fixture_values<T>(seed + i, n * cs[i] * h * w);
+            maps.emplace_back(v, std::array<index_t, 4>{n, cs[i], h, w},
+                              testing::map_layout::nhwc);
             tensors.emplace_back(std::array<index_t, 4>{n, cs[i], h, w});
             std::copy(v.begin(), v.end(), tensors.back().data());
         }
@@ -91,7 +52,7 @@ TEST_CASE_TEMPLATE("concat_channels equals torch.cat(dim=1) on every fixture", T
             for (index_t c = 0; c < total; ++c)
                 for (index_t y = 0; y < h; ++y)
                     for (index_t x = 0; x < w; ++x) {
-                        const T want = ref.flat()[e++];
+                        const T want = ref[e++];
                         bad += a(i, c, y, x) != want;
                         bad += o(i, c, y, x) != static_cast<double>(want);
                     }
@@ -108,7 +69,7 @@ TEST_CASE_TEMPLATE("concat_channels equals torch.cat(dim=1) on every fixture", T
         }
         offset = e;
     }
-    CHECK(offset == static_cast<std::size_t>(ref.size()));
+    CHECK(offset == ref.size());
 }
 
 TEST_CASE("concat_channels: random maps, parallel path, one map") {

@@ -1,5 +1,6 @@
 #include <detseg/dense/pooling.hpp>
 
+#include "support/dense_fixtures.hpp"
 #include "support/errors.hpp"
 #include "support/fixtures.hpp"
 
@@ -14,86 +15,12 @@
 #include <vector>
 
 using detseg::index_t;
+using testing::fixture_values;
+using testing::map_layout;
+using testing::same_value;
+using testing::stored_map;
 
 namespace {
-
-// --- the inputs of tests/reference/gen_dense_ops_fixtures.py ----------------------------------
-
-std::uint64_t splitmix(std::uint64_t seed, std::uint64_t i) {
-    std::uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-/// The case input, with the script's special values (-0.0, NaN, ±inf) when `specials`.
-template <class T>
-std::vector<T> fixture_values(std::uint64_t seed, index_t n, bool specials = false) {
-    std::vector<T> v(static_cast<std::size_t>(n));
-    for (std::uint64_t e = 0; e < static_cast<std::uint64_t>(n); ++e) {
-        double d = (static_cast<double>(splitmix(seed, e) >> 11) * 0x1p-53 - 0.5) * 4.0;
-        if (specials) {
-            if (e % 7 == 3)
-                d = -0.0;
-            if (e % 11 == 5)
-                d = std::numeric_limits<double>::quiet_NaN();
-            if (e % 13 == 6)
-                d = -std::numeric_limits<double>::infinity();
-            if (e % 17 == 8)
-                d = std::numeric_limits<double>::infinity();
-        }
-        v[e] = static_cast<T>(d);
-    }
-    return v;
-}
-
-template <class T>
-std::vector<T> load_flat(const std::string& op) {
-    const char* tag = sizeof(T) == 4 ? "f32" : "f64";
-    const auto t = detseg::load_npy(testing::data_path("dense/ops/" + op + "_" + tag + ".npy"))
-                       .as<T, 1>();
-    return {t.flat().begin(), t.flat().end()};
-}
-
-detseg::tensor<double, 2> load_cases(const std::string& op) {
-    return detseg::load_npy(testing::data_path("dense/ops/" + op + "_cases.npy")).as<double, 2>();
-}
-
-/// Row-major N×C×H×W values stored in layout 0 (NCHW), 1 (NHWC) or 2 (rows padded by 3, width
-/// reversed, every other element), viewed as N×C×H×W.
-template <class T>
-struct stored_map {
-    std::vector<T> buffer;
-    detseg::strided_view<T, 4> view;
-    stored_map(const std::vector<T>& v, std::array<index_t, 4> e, int layout) {
-        const index_t n = e[0], c = e[1], h = e[2], w = e[3];
-        std::array<index_t, 4> s{c * h * w, h * w, w, 1};
-        index_t offset = 0;
-        if (layout == 1)
-            s = {h * w * c, 1, w * c, c};
-        if (layout == 2) {
-            s = {c * h * (w + 3) * 2, h * (w + 3) * 2, (w + 3) * 2, -2};
-            offset = 2 * (w - 1);
-        }
-        buffer.assign(static_cast<std::size_t>(layout == 2 ? n * c * h * (w + 3) * 2 + 2 * w
-                                                           : n * c * h * w),
-                      T(-777));
-        view = detseg::strided_view<T, 4>(buffer.data() + offset, e, s);
-        std::size_t k = 0;
-        for (index_t a = 0; a < n; ++a)
-            for (index_t b = 0; b < c; ++b)
-                for (index_t y = 0; y < h; ++y)
-                    for (index_t x = 0; x < w; ++x)
-                        view(a, b, y, x) = v[k++];
-    }
-};
-
-template <class A, class B>
-bool same_value(A a, B b) {
-    if (std::isnan(a) || std::isnan(b))
-        return std::isnan(a) && std::isnan(b);
-    return static_cast<double>(a) == static_cast<double>(b) && std::signbit(a) == std::signbit(b);
-}
 
 /// Max pooling from the definition: the window's taps inside the input (padding is -inf); NaN
 /// wins; no tap gives -inf.
@@ -134,8 +61,8 @@ index_t oracle_out_size(index_t in, index_t k, index_t s, index_t p, index_t d, 
 TEST_CASE_TEMPLATE("global_avg_pool equals F.adaptive_avg_pool2d(x, 1) bit for bit on every "
                    "fixture",
                    T, float, double) {
-    const auto cases = load_cases("global_avg_pool");
-    const auto ref = load_flat<T>("global_avg_pool");
+    const auto cases = testing::dense_ops_cases("global_avg_pool");
+    const auto ref = testing::dense_ops_outputs<T>("global_avg_pool");
     REQUIRE(cases.extent(0) == 14);
     std::size_t offset = 0;
     int naive_differs = 0; // a left-to-right sum would not match: the order matters
@@ -158,9 +85,10 @@ TEST_CASE_TEMPLATE("global_avg_pool equals F.adaptive_avg_pool2d(x, 1) bit for b
             naive_differs += s / static_cast<T>(e[2] * e[3]) != want[static_cast<std::size_t>(p)];
         }
         const int layouts = e[2] * e[3] > 20000 && testing::sanitized_build ? 1 : 3;
-        for (int layout = 0; layout < layouts; ++layout) {
-            CAPTURE(layout);
-            stored_map<T> in(v, e, layout);
+        for (int li = 0; li < layouts; ++li) {
+            const map_layout l = testing::all_layouts[li];
+            CAPTURE(testing::layout_name(l));
+            stored_map<T> in(v, e, l);
             const detseg::strided_view<const T, 4> x = in.view;
             const auto got = detseg::global_avg_pool(x);
             CHECK(std::vector<T>(got.flat().begin(), got.flat().end()) == want);
@@ -194,7 +122,7 @@ TEST_CASE_TEMPLATE("global_avg_pool is the mean within rounding on random shapes
         std::vector<T> v(static_cast<std::size_t>(n * c * h * w));
         for (auto& e : v)
             e = static_cast<T>(val(rng));
-        stored_map<T> in(v, {n, c, h, w}, trial % 3);
+        stored_map<T> in(v, {n, c, h, w}, testing::all_layouts[trial % 3]);
         const detseg::strided_view<const T, 4> x = in.view;
         const auto got = detseg::global_avg_pool(x);
         int bad = 0;
@@ -229,8 +157,8 @@ TEST_CASE_TEMPLATE("global_avg_pool is the mean within rounding on random shapes
 
 TEST_CASE_TEMPLATE("max_pool2d equals F.max_pool2d bit for bit on every fixture", T, float,
                    double) {
-    const auto cases = load_cases("max_pool2d");
-    const auto ref = load_flat<T>("max_pool2d");
+    const auto cases = testing::dense_ops_cases("max_pool2d");
+    const auto ref = testing::dense_ops_outputs<T>("max_pool2d");
     REQUIRE(cases.extent(0) == 12);
     std::size_t offset = 0;
     for (index_t k = 0; k < cases.extent(0); ++k) {
@@ -251,9 +179,9 @@ TEST_CASE_TEMPLATE("max_pool2d equals F.max_pool2d bit for bit on every fixture"
         const std::vector<T> want(ref.begin() + static_cast<std::ptrdiff_t>(offset),
                                   ref.begin() + static_cast<std::ptrdiff_t>(offset + count));
         offset += static_cast<std::size_t>(count);
-        for (int layout = 0; layout < 3; ++layout) {
-            CAPTURE(layout);
-            stored_map<T> in(v, e, layout);
+        for (map_layout l : testing::all_layouts) {
+            CAPTURE(testing::layout_name(l));
+            stored_map<T> in(v, e, l);
             const detseg::strided_view<const T, 4> x = in.view;
             const auto got = detseg::max_pool2d(x, p);
             REQUIRE(got.extents() == std::array<index_t, 4>{e[0], e[1], oh, ow});
@@ -261,7 +189,8 @@ TEST_CASE_TEMPLATE("max_pool2d equals F.max_pool2d bit for bit on every fixture"
             for (std::size_t i = 0; i < want.size(); ++i)
                 bad += !same_value(got.flat()[i], want[i]);
             CHECK(bad == 0);
-            stored_map<double> o(std::vector<double>(want.size()), {e[0], e[1], oh, ow}, 1);
+            stored_map<double> o(std::vector<double>(want.size()), {e[0], e[1], oh, ow},
+                                 map_layout::nhwc);
             detseg::max_pool2d(x, o.view, p);
             bad = 0;
             std::size_t i = 0;
@@ -315,7 +244,7 @@ TEST_CASE_TEMPLATE("max_pool2d equals the definition on random parameters", T, f
             e = static_cast<T>(val(rng));
         if (trial % 7 == 0)
             v[v.size() / 2] = std::numeric_limits<T>::quiet_NaN();
-        stored_map<T> in(v, {n, c, h, w}, trial % 3);
+        stored_map<T> in(v, {n, c, h, w}, testing::all_layouts[trial % 3]);
         const detseg::strided_view<const T, 4> x = in.view;
         CAPTURE(trial);
         if (oh < 1 || ow < 1) {

@@ -1,5 +1,6 @@
 #include <detseg/dense/resize.hpp>
 
+#include "support/dense_fixtures.hpp"
 #include "support/errors.hpp"
 #include "support/fixtures.hpp"
 
@@ -14,71 +15,13 @@
 #include <vector>
 
 using detseg::index_t;
+using testing::all_layouts;
+using testing::fixture_values;
+using testing::layout_name;
+using testing::map_layout;
+using testing::stored_map;
 
 namespace {
-
-// --- the inputs of tests/reference/gen_dense_ops_fixtures.py ----------------------------------
-
-std::uint64_t splitmix(std::uint64_t seed, std::uint64_t i) {
-    std::uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-/// n values (u - 0.5)·4 of the stream `seed`, rounded once to T.
-template <class T>
-std::vector<T> fixture_values(std::uint64_t seed, index_t n) {
-    std::vector<T> v(static_cast<std::size_t>(n));
-    for (std::uint64_t e = 0; e < static_cast<std::uint64_t>(n); ++e) {
-        const double u = static_cast<double>(splitmix(seed, e) >> 11) * 0x1p-53;
-        v[e] = static_cast<T>((u - 0.5) * 4.0);
-    }
-    return v;
-}
-
-/// An N×C×H×W map stored in one of several layouts, viewed through strides.
-template <class T>
-struct stored_map {
-    std::vector<T> buffer;
-    detseg::strided_view<T, 4> view;
-};
-
-enum class layout { nchw, nhwc, padded_reversed };
-constexpr layout all_layouts[] = {layout::nchw, layout::nhwc, layout::padded_reversed};
-
-const char* layout_name(layout l) {
-    return l == layout::nchw ? "nchw" : l == layout::nhwc ? "nhwc" : "padded_reversed";
-}
-
-/// Copies the row-major NCHW values into a buffer of the given layout.
-template <class T>
-stored_map<T> store(const std::vector<T>& v, std::array<index_t, 4> e, layout l) {
-    const index_t n = e[0], c = e[1], h = e[2], w = e[3];
-    stored_map<T> m;
-    std::array<index_t, 4> s{};
-    index_t offset = 0;
-    if (l == layout::nchw) {
-        s = {c * h * w, h * w, w, 1};
-        m.buffer.assign(static_cast<std::size_t>(n * c * h * w), T(0));
-    } else if (l == layout::nhwc) {
-        s = {h * w * c, 1, w * c, c};
-        m.buffer.assign(static_cast<std::size_t>(n * c * h * w), T(0));
-    } else { // rows padded by 3, width reversed, channels interleaved with a gap
-        const index_t row = w + 3;
-        s = {c * h * row * 2, h * row * 2, row * 2, -2};
-        offset = 2 * (w - 1);
-        m.buffer.assign(static_cast<std::size_t>(n * c * h * row * 2 + 2 * w), T(-777));
-    }
-    m.view = detseg::strided_view<T, 4>(m.buffer.data() + offset, e, s);
-    index_t k = 0;
-    for (index_t a = 0; a < n; ++a)
-        for (index_t b = 0; b < c; ++b)
-            for (index_t y = 0; y < h; ++y)
-                for (index_t x = 0; x < w; ++x)
-                    m.view(a, b, y, x) = v[static_cast<std::size_t>(k++)];
-    return m;
-}
 
 struct resize_case {
     std::uint64_t seed;
@@ -88,7 +31,7 @@ struct resize_case {
 };
 
 std::vector<resize_case> resize_cases() {
-    const auto t = detseg::load_npy(testing::data_path("dense/ops/resize_cases.npy")).as<double, 2>();
+    const auto t = testing::dense_ops_cases("resize");
     std::vector<resize_case> out;
     for (index_t i = 0; i < t.extent(0); ++i) {
         auto g = [&](index_t k) { return static_cast<index_t>(t(i, k)); };
@@ -96,15 +39,6 @@ std::vector<resize_case> resize_cases() {
                        t(i, 7) != 0.0, t(i, 8), t(i, 9)});
     }
     return out;
-}
-
-template <class T>
-std::vector<T> reference_outputs() {
-    const char* tag = sizeof(T) == 4 ? "f32" : "f64";
-    const auto t = detseg::load_npy(testing::data_path(std::string("dense/ops/resize_") + tag +
-                                                       ".npy"))
-                       .as<T, 1>();
-    return {t.flat().begin(), t.flat().end()};
 }
 
 /// Runs the case through the size or scale overload, output into `out`.
@@ -152,7 +86,7 @@ long double oracle(const detseg::strided_view<const T, 4>& x, index_t n, index_t
 TEST_CASE_TEMPLATE("resize_bilinear equals F.interpolate bit for bit on every fixture", T, float,
                    double) {
     const auto cases = resize_cases();
-    const auto ref = reference_outputs<T>();
+    const auto ref = testing::dense_ops_outputs<T>("resize");
     REQUIRE(cases.size() == 28);
     std::size_t offset = 0;
     for (const auto& k : cases) {
@@ -164,9 +98,9 @@ TEST_CASE_TEMPLATE("resize_bilinear equals F.interpolate bit for bit on every fi
                                   ref.begin() + static_cast<std::ptrdiff_t>(offset + count));
         offset += static_cast<std::size_t>(count);
 
-        for (layout l : all_layouts) {
+        for (map_layout l : all_layouts) {
             CAPTURE(layout_name(l));
-            auto in = store(v, in_e, l);
+            stored_map<T> in(v, in_e, l);
             const detseg::strided_view<const T, 4> x = in.view;
             // returning overload, rank 4
             const auto got = run_returning(k, x);
@@ -179,8 +113,8 @@ TEST_CASE_TEMPLATE("resize_bilinear equals F.interpolate bit for bit on every fi
                                              want[static_cast<std::size_t>(i)]) > tol;
             CHECK(bad == 0);
             // output overload into a strided view (NHWC), also converting to double
-            auto o = store(std::vector<double>(static_cast<std::size_t>(count), 0.0), out_e,
-                           layout::nhwc);
+            stored_map<double> o(std::vector<double>(static_cast<std::size_t>(count), 0.0), out_e,
+                                 map_layout::nhwc);
             run(k, x, o.view);
             bad = 0;
             index_t e = 0;
@@ -225,7 +159,7 @@ TEST_CASE_TEMPLATE("resize_bilinear agrees with the exact definition on random s
         std::vector<T> v(static_cast<std::size_t>(n * c * h * w));
         for (auto& e : v)
             e = static_cast<T>(val(rng));
-        auto in = store(v, {n, c, h, w}, all_layouts[trial % 3]);
+        stored_map<T> in(v, {n, c, h, w}, all_layouts[trial % 3]);
         const detseg::strided_view<const T, 4> x = in.view;
         const auto got = detseg::resize_bilinear(x, oh, ow, {.align_corners = align});
         long double worst = 0;
@@ -249,7 +183,7 @@ TEST_CASE_TEMPLATE("resize_bilinear: copies, broadcasts and corners are exact", 
     std::vector<T> v(2 * 3 * 7 * 5);
     for (auto& e : v)
         e = static_cast<T>(val(rng));
-    auto in = store(v, {2, 3, 7, 5}, layout::padded_reversed);
+    stored_map<T> in(v, {2, 3, 7, 5}, map_layout::padded_reversed);
     const detseg::strided_view<const T, 4> x = in.view;
     for (bool align : {false, true}) {
         // same size: a copy
@@ -281,7 +215,7 @@ TEST_CASE("resize_bilinear: the parallel path equals the per-plane serial path")
     // 2×3×40×50 → 2×3×97×123 (≥ 65536 outputs: rows in parallel); each plane alone is small
     const index_t n = 2, c = 3, h = 40, w = 50, oh = 97, ow = 123;
     const auto v = fixture_values<float>(77, n * c * h * w);
-    auto in = store(v, {n, c, h, w}, layout::nhwc);
+    stored_map<float> in(v, {n, c, h, w}, map_layout::nhwc);
     const detseg::strided_view<const float, 4> x = in.view;
     for (bool align : {false, true}) {
         const auto all = detseg::resize_bilinear(x, oh, ow, {.align_corners = align});
