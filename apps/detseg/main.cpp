@@ -17,6 +17,8 @@ int eval_coco_main(std::span<const std::string_view> args);
 const char* eval_coco_help();
 int eval_seg_main(std::span<const std::string_view> args);
 const char* eval_seg_help();
+int crf_main(std::span<const std::string_view> args);
+const char* crf_help();
 
 std::span<const command> commands() {
     static const command table[] = {
@@ -24,6 +26,8 @@ std::span<const command> commands() {
          &eval_coco_main, &eval_coco_help},
         {"eval", "seg", "mIoU family over PNG label maps (mmseg's definition)", &eval_seg_main,
          &eval_seg_help},
+        {"", "crf", "dense-CRF refinement of probabilities (pydensecrf's mean field)", &crf_main,
+         &crf_help},
     };
     return table;
 }
@@ -62,6 +66,8 @@ void print_group_usage(std::FILE* out, std::string_view group) {
 }
 
 bool is_group(std::string_view name) {
+    if (name.empty()) // top-level commands have an empty group
+        return false;
     for (const command& c : commands())
         if (c.group == name)
             return true;

@@ -8,7 +8,7 @@ benchmarks/compare/README.md; it is never fetched or built by this script):
 
 In one run it generates the 5000-image set of `../shared/tools/gen_coco.py -n 5000 --seed 0`
 (or uses --data-dir), builds time_coco.cpp and the `detseg` tool (apps/detseg/*.cpp) with
-`g++ -O3 -std=c++20 -fopenmp ... -lsimdjson`, and times, single-threaded:
+`g++ -O3 -std=c++20 -fopenmp ... -lsimdjson -lpng`, and times, single-threaded:
   - evaluation: pycocotools' evaluate() + accumulate() + summarize() (the COCO objects already
     loaded) against detseg's build_coco_evaluator + accumulate (time_coco.cpp, in process);
   - loading: COCO(gt) + loadRes(dt) against load_coco_ground_truth + load_coco_results;
@@ -79,7 +79,7 @@ def build_programs(args, workdir):
         exe = workdir / name
         subprocess.run([args.cxx, *flags, "-I", str(args.include),
                         "-I", str(REPO_ROOT / "apps" / "detseg"), "-o", str(exe),
-                        *map(str, sources), "-lsimdjson"], check=True, capture_output=True,
+                        *map(str, sources), "-lsimdjson", "-lpng"], check=True, capture_output=True,
                        text=True)
         out[name] = exe
     return out, " ".join(flags)
