@@ -13,19 +13,16 @@
 
 #include "cli.hpp"
 
-#include <png.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <csetjmp>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iterator>
 #include <map>
 #include <optional>
@@ -96,86 +93,8 @@ namespace {
 namespace fs = std::filesystem;
 using detseg::index_t;
 
-// --- reading an RGB PNG --------------------------------------------------------------------------
-// detseg/io/png.hpp reads label maps (one channel); the image is read here, with the same libpng
-// state and callbacks, converted as OpenCV's imread(IMREAD_COLOR) does (then in RGB order).
-
-bool png_rgb_body(detseg::detail::png_state* st) {
-    png_set_sig_bytes(st->png, 8);
-    png_read_info(st->png, st->info);
-    png_get_IHDR(st->png, st->info, &st->width, &st->height, &st->bit_depth, &st->color_type,
-                 &st->interlace, nullptr, nullptr);
-    png_set_expand(st->png);      // palette -> RGB, gray < 8 bits -> 8 bits, tRNS -> alpha
-    png_set_strip_16(st->png);    // 16 -> 8 bits: the high byte
-    png_set_strip_alpha(st->png); // alpha dropped, not composited
-    png_set_gray_to_rgb(st->png);
-    const int passes = png_set_interlace_handling(st->png);
-    png_read_update_info(st->png, st->info);
-    const std::size_t row_bytes = png_get_rowbytes(st->png, st->info);
-    if (row_bytes != std::size_t{st->width} * 3) {
-        std::snprintf(st->message, sizeof st->message, "unexpected row size %zu bytes for width %u",
-                      row_bytes, static_cast<unsigned>(st->width));
-        return false;
-    }
-    unsigned char* pixels = st->allocate(st->owner, row_bytes * st->height);
-    if (pixels == nullptr && row_bytes * st->height != 0) {
-        std::snprintf(st->message, sizeof st->message, "out of memory for %ux%u pixels",
-                      static_cast<unsigned>(st->width), static_cast<unsigned>(st->height));
-        return false;
-    }
-    for (int pass = 0; pass < passes; ++pass)
-        for (png_uint_32 y = 0; y < st->height; ++y)
-            png_read_row(st->png, pixels + y * row_bytes, nullptr);
-    png_read_end(st->png, nullptr);
-    return true;
-}
-
-bool png_rgb_guarded(detseg::detail::png_state* st) {
-    if (setjmp(st->jump) != 0)
-        return false;
-    return png_rgb_body(st);
-}
-
 [[noreturn]] void file_error(const std::string& path, const std::string& what) {
     throw detseg::io_error(detseg::detail::concat("'", path, "': ", what));
-}
-
-detseg::tensor<std::uint8_t, 3> read_png_rgb(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        file_error(path, "cannot read the file");
-    const std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)),
-                                           std::istreambuf_iterator<char>());
-    if (in.bad())
-        file_error(path, "cannot read the file");
-    if (bytes.size() < 8 || png_sig_cmp(bytes.data(), 0, 8) != 0)
-        file_error(path, "not a PNG file (bad signature)");
-    detseg::detail::png_state st;
-    st.data = bytes.data();
-    st.size = bytes.size();
-    st.pos = 8;
-    detseg::detail::png_pixels pixels;
-    st.allocate = &detseg::detail::png_allocate;
-    st.owner = &pixels;
-    st.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &st, &detseg::detail::png_error_callback,
-                                    &detseg::detail::png_warning_callback);
-    if (st.png == nullptr)
-        file_error(path, "cannot create libpng's read structure");
-    st.info = png_create_info_struct(st.png);
-    if (st.info == nullptr) {
-        png_destroy_read_struct(&st.png, nullptr, nullptr);
-        file_error(path, "cannot create libpng's info structure");
-    }
-    png_set_read_fn(st.png, &st, &detseg::detail::png_read_callback);
-    const bool ok = png_rgb_guarded(&st);
-    png_destroy_read_struct(&st.png, &st.info, nullptr);
-    if (!ok)
-        file_error(path, st.message);
-    detseg::tensor<std::uint8_t, 3> img(
-        {static_cast<index_t>(st.height), static_cast<index_t>(st.width), 3});
-    if (!pixels.bytes.empty())
-        std::memcpy(img.data(), pixels.bytes.data(), pixels.bytes.size());
-    return img;
 }
 
 // --- inputs ----------------------------------------------------------------------------------
@@ -203,7 +122,7 @@ image read_image(const std::string& path) {
     require_file(path);
     image im;
     if (has_extension(path, ".png")) {
-        im.u8 = read_png_rgb(path);
+        im.u8 = detseg::load_png_rgb(path);
         return im;
     }
     if (!has_extension(path, ".npy"))

@@ -234,3 +234,53 @@ TEST_CASE("save_png_labels: errors") {
         detseg::save_png_labels(f.str(), tensor<std::uint16_t, 2>({2, 2}), {.palette = true}),
         doctest::Contains("a palette image needs 8-bit labels"), detseg::io_error);
 }
+
+TEST_CASE("load_png_rgb equals OpenCV's imread(IMREAD_COLOR) in RGB order") {
+    // RGB as stored; 8- and 4-bit gray replicated (4-bit expanded to 8 bits); 16-bit gray cut to
+    // its high byte; palette looked up.
+    for (const char* name : {"rgb", "gray8", "gray16", "palette8", "gray4"}) {
+        CAPTURE(name);
+        const auto got = detseg::load_png_rgb(data_dir + name + ".png");
+        const auto want =
+            detseg::load_npy(data_dir + name + "_rgb.npy").as<std::uint8_t, 3>();
+        REQUIRE(got.extent(0) == want.extent(0));
+        REQUIRE(got.extent(1) == want.extent(1));
+        REQUIRE(got.extent(2) == 3);
+        REQUIRE(want.extent(2) == 3);
+        CHECK(std::memcmp(got.data(), want.data(), want.flat().size()) == 0);
+    }
+}
+
+TEST_CASE("load_png_rgb round-trips a label map written by save_png_labels as gray") {
+    temp_png f;
+    tensor<std::uint8_t, 2> t({3, 4});
+    for (index_t i = 0; i < 12; ++i)
+        t.data()[i] = static_cast<std::uint8_t>(i * 21);
+    detseg::save_png_labels(f.str(), t);
+    const auto img = detseg::load_png_rgb(f.str());
+    REQUIRE(img.extent(0) == 3);
+    REQUIRE(img.extent(1) == 4);
+    for (index_t y = 0; y < 3; ++y)
+        for (index_t x = 0; x < 4; ++x)
+            for (index_t c = 0; c < 3; ++c)
+                CHECK(img(y, x, c) == t(y, x));
+}
+
+TEST_CASE("load_png_rgb: errors name the function, the file and the problem") {
+    auto message = [](const std::string& path) {
+        try {
+            (void)detseg::load_png_rgb(path);
+        } catch (const detseg::io_error& e) {
+            return std::string(e.what());
+        }
+        return std::string("no exception");
+    };
+    const std::string missing = data_dir + "no_such_file.png";
+    CHECK(message(missing) == "detseg::load_png_rgb: '" + missing + "': cannot read the file");
+    const std::string text = data_dir + "not_a_png.png";
+    CHECK(message(text) == "detseg::load_png_rgb: '" + text + "': not a PNG file (bad signature)");
+    const std::string truncated = data_dir + "truncated.png";
+    const std::string e = message(truncated);
+    CHECK(contains(e, "detseg::load_png_rgb: '" + truncated + "': "));
+    CHECK(contains(e, "truncated"));
+}

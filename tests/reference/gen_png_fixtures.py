@@ -9,6 +9,8 @@ specification). Into ``tests/data/png/``:
 
 - ``gray8.png`` (7x5, 8-bit), ``gray16.png`` (6x9, 16-bit), ``palette8.png`` (4x6, colour type
   3), ``gray4.png`` (3x5, bit depth 4), each with ``NAME_labels.npy``: the labels as stored;
+- ``NAME_rgb.npy`` for those and ``rgb.png`` (3 channels): the H x W x 3 RGB pixels OpenCV's
+  ``imread(IMREAD_COLOR)`` reads, what ``load_png_rgb`` must return;
 - ``rgb.png`` (3 channels), ``truncated.png`` (the first half of gray8.png), ``not_a_png.png``
   (text): files the reader must reject.
 
@@ -105,6 +107,10 @@ def png_fixtures(rng):
     np.save(PNG_DIR / "gray4_labels.npy", gray4)
 
     imwrite(PNG_DIR / "rgb.png", rng.integers(0, 256, (4, 4, 3), dtype=np.uint8))
+    # What load_png_rgb must return: OpenCV's imread(IMREAD_COLOR), in RGB order.
+    for name in ("rgb", "gray8", "gray16", "palette8", "gray4"):
+        bgr = cv2.imread(str(PNG_DIR / f"{name}.png"), cv2.IMREAD_COLOR)
+        np.save(PNG_DIR / f"{name}_rgb.npy", np.ascontiguousarray(bgr[..., ::-1]))
     data = (PNG_DIR / "gray8.png").read_bytes()
     (PNG_DIR / "truncated.png").write_bytes(data[: len(data) // 2])
     (PNG_DIR / "not_a_png.png").write_text("this is a text file, not a PNG image\n")

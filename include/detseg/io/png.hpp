@@ -4,14 +4,14 @@
 /// @file
 /// Reading and writing PNG label maps (semantic-segmentation ground truth and predictions) with
 /// libpng: 1-, 2-, 4-, 8- or 16-bit grayscale, or palette images whose palette indices are the
-/// labels. Needs libpng (link `detseg::png`); this header does not compile without it.
+/// labels; and reading colour images as 8-bit RGB (`load_png_rgb`). Needs libpng (link `detseg::png`); this header does not compile without it.
 ///
 ///     auto gt = detseg::load_png_labels<std::uint8_t>("gt/0001.png");      // H×W
 ///     auto pred = detseg::load_png_labels<std::uint8_t>("pred/0001.png");
 ///     cm.update(gt, pred);                                                // confusion_matrix
 ///     detseg::save_png_labels("out.png", pred);                           // 8-bit grayscale
 ///
-/// Sample values are read as they are stored: no gamma, no scaling of low bit depths to 0-255,
+/// Label maps are read as they are stored: no gamma, no scaling of low bit depths to 0-255,
 /// no palette lookup, a `tRNS` chunk is ignored. Every problem throws `detseg::io_error` naming
 /// the file and what is wrong (missing, not a PNG, truncated, RGB, bit depth, ...).
 
@@ -176,6 +176,45 @@ inline bool png_read_guarded(png_state* st) {
     return png_read_body(st);
 }
 
+// The body of an image read as 8-bit RGB, converted as OpenCV's imread(IMREAD_COLOR) does:
+// palette and low-bit-depth gray expanded, 16-bit samples cut to their high byte, alpha dropped
+// (not composited), gray replicated into three channels. Same longjmp rules as png_read_body.
+inline bool png_read_rgb_body(png_state* st) {
+    png_set_sig_bytes(st->png, 8);
+    png_read_info(st->png, st->info);
+    png_get_IHDR(st->png, st->info, &st->width, &st->height, &st->bit_depth, &st->color_type,
+                 &st->interlace, nullptr, nullptr);
+    png_set_expand(st->png);
+    png_set_strip_16(st->png);
+    png_set_strip_alpha(st->png);
+    png_set_gray_to_rgb(st->png);
+    const int passes = png_set_interlace_handling(st->png);
+    png_read_update_info(st->png, st->info);
+    const std::size_t row_bytes = png_get_rowbytes(st->png, st->info);
+    if (row_bytes != std::size_t{st->width} * 3) {
+        std::snprintf(st->message, sizeof st->message, "unexpected row size %zu bytes for width %u",
+                      row_bytes, static_cast<unsigned>(st->width));
+        return false;
+    }
+    unsigned char* pixels = st->allocate(st->owner, row_bytes * st->height);
+    if (pixels == nullptr && row_bytes * st->height != 0) {
+        std::snprintf(st->message, sizeof st->message, "out of memory for %ux%u pixels",
+                      static_cast<unsigned>(st->width), static_cast<unsigned>(st->height));
+        return false;
+    }
+    for (int pass = 0; pass < passes; ++pass)
+        for (png_uint_32 y = 0; y < st->height; ++y)
+            png_read_row(st->png, pixels + y * row_bytes, nullptr);
+    png_read_end(st->png, nullptr);
+    return true;
+}
+
+inline bool png_read_rgb_guarded(png_state* st) {
+    if (setjmp(st->jump) != 0)
+        return false;
+    return png_read_rgb_body(st);
+}
+
 inline bool png_write_body(png_state* st) {
     png_init_io(st->png, st->file);
     png_set_IHDR(st->png, st->info, st->width, st->height, st->bit_depth,
@@ -237,6 +276,45 @@ inline unsigned char* png_allocate(void* owner, std::size_t n) {
     }
 }
 
+// Reads the file, checks the signature, runs `guarded` (png_read_guarded or
+// png_read_rgb_guarded) with the pixels going to `pixels`, and throws io_error naming `fn` and
+// the file on any failure. Returns the header fields (the libpng structures are destroyed).
+inline png_state png_decode(const char* fn, const std::string& path, bool (*guarded)(png_state*),
+                            png_pixels& pixels) {
+    const std::vector<unsigned char> bytes = png_read_file(fn, path);
+    if (bytes.size() < 8 || png_sig_cmp(bytes.data(), 0, 8) != 0)
+        png_fail(fn, path,
+                 bytes.size() < 8 && png_sig_cmp(bytes.data(), 0, bytes.size()) == 0 &&
+                         !bytes.empty()
+                     ? "the file is truncated (shorter than the PNG signature)"
+                     : "not a PNG file (bad signature)");
+
+    png_state st;
+    st.data = bytes.data();
+    st.size = bytes.size();
+    st.pos = 8;
+    st.allocate = &png_allocate;
+    st.owner = &pixels;
+    st.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &st, &png_error_callback,
+                                    &png_warning_callback);
+    if (st.png == nullptr)
+        png_fail(fn, path, "cannot create libpng's read structure");
+    st.info = png_create_info_struct(st.png);
+    if (st.info == nullptr) {
+        png_destroy_read_struct(&st.png, nullptr, nullptr);
+        png_fail(fn, path, "cannot create libpng's info structure");
+    }
+    png_set_read_fn(st.png, &st, &png_read_callback);
+    const bool ok = guarded(&st);
+    png_destroy_read_struct(&st.png, &st.info, nullptr);
+    if (!ok)
+        png_fail(fn, path, st.message);
+    st.png = nullptr;
+    st.info = nullptr;
+    st.data = nullptr;
+    return st;
+}
+
 } // namespace detail
 
 /// Reads a PNG label map as stored (see `png_label_map`).
@@ -251,35 +329,8 @@ inline unsigned char* png_allocate(void* owner, std::size_t n) {
 ///         message), or is not a one-channel image (RGB, RGBA, grayscale + alpha).
 [[nodiscard]] inline png_label_map read_png_label_map(const std::string& path) {
     constexpr const char* fn = "read_png_label_map";
-    const std::vector<unsigned char> bytes = detail::png_read_file(fn, path);
-    if (bytes.size() < 8 || png_sig_cmp(bytes.data(), 0, 8) != 0)
-        detail::png_fail(fn, path,
-                         bytes.size() < 8 && png_sig_cmp(bytes.data(), 0, bytes.size()) == 0 &&
-                                 !bytes.empty()
-                             ? "the file is truncated (shorter than the PNG signature)"
-                             : "not a PNG file (bad signature)");
-
-    detail::png_state st;
-    st.data = bytes.data();
-    st.size = bytes.size();
-    st.pos = 8;
     detail::png_pixels pixels;
-    st.allocate = &detail::png_allocate;
-    st.owner = &pixels;
-    st.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &st, &detail::png_error_callback,
-                                    &detail::png_warning_callback);
-    if (st.png == nullptr)
-        detail::png_fail(fn, path, "cannot create libpng's read structure");
-    st.info = png_create_info_struct(st.png);
-    if (st.info == nullptr) {
-        png_destroy_read_struct(&st.png, nullptr, nullptr);
-        detail::png_fail(fn, path, "cannot create libpng's info structure");
-    }
-    png_set_read_fn(st.png, &st, &detail::png_read_callback);
-    const bool ok = detail::png_read_guarded(&st);
-    png_destroy_read_struct(&st.png, &st.info, nullptr);
-    if (!ok)
-        detail::png_fail(fn, path, st.message);
+    const detail::png_state st = detail::png_decode(fn, path, &detail::png_read_guarded, pixels);
 
     png_label_map map;
     map.format = st.color_type == PNG_COLOR_TYPE_PALETTE ? png_label_format::palette
@@ -297,6 +348,24 @@ inline unsigned char* png_allocate(void* owner, std::size_t n) {
             std::memcpy(map.labels8.data(), pixels.bytes.data(), pixels.bytes.size());
     }
     return map;
+}
+
+/// Reads a PNG image as H×W×3 8-bit RGB, converted as OpenCV's `imread(path, IMREAD_COLOR)`
+/// (then in RGB order): palette and 1/2/4-bit gray expanded to 8 bits, 16-bit samples cut to
+/// their high byte, alpha dropped (not composited), gray replicated into the three channels; no
+/// gamma correction. For the colour images of the dense CRF (`detseg crf`), for example.
+/// O(H·W) time and memory, plus the file's size.
+/// @throws detseg::io_error (message "detseg::load_png_rgb: 'PATH': ...") if the file cannot be
+///         read, is not a PNG, or is truncated or corrupt (libpng's message).
+[[nodiscard]] inline tensor<std::uint8_t, 3> load_png_rgb(const std::string& path) {
+    detail::png_pixels pixels;
+    const detail::png_state st =
+        detail::png_decode("load_png_rgb", path, &detail::png_read_rgb_guarded, pixels);
+    tensor<std::uint8_t, 3> img(
+        {static_cast<index_t>(st.height), static_cast<index_t>(st.width), 3});
+    if (!pixels.bytes.empty())
+        std::memcpy(img.data(), pixels.bytes.data(), pixels.bytes.size());
+    return img;
 }
 
 /// Reads a PNG label map into an H×W tensor of `T`.
