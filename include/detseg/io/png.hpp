@@ -122,6 +122,30 @@ inline void png_read_callback(png_structp png, png_bytep out, std::size_t length
     }
 }
 
+// The common end of a read, after the transformations are set: checks that a row holds
+// `bytes_per_pixel` bytes per pixel, allocates the pixels and reads every row (and pass).
+inline bool png_read_rows(png_state* st, std::size_t bytes_per_pixel) {
+    const int passes = png_set_interlace_handling(st->png);
+    png_read_update_info(st->png, st->info);
+    const std::size_t row_bytes = png_get_rowbytes(st->png, st->info);
+    if (row_bytes != std::size_t{st->width} * bytes_per_pixel) {
+        std::snprintf(st->message, sizeof st->message, "unexpected row size %zu bytes for width %u",
+                      row_bytes, static_cast<unsigned>(st->width));
+        return false;
+    }
+    unsigned char* pixels = st->allocate(st->owner, row_bytes * st->height);
+    if (pixels == nullptr && row_bytes * st->height != 0) {
+        std::snprintf(st->message, sizeof st->message, "out of memory for %ux%u pixels",
+                      static_cast<unsigned>(st->width), static_cast<unsigned>(st->height));
+        return false;
+    }
+    for (int pass = 0; pass < passes; ++pass)
+        for (png_uint_32 y = 0; y < st->height; ++y)
+            png_read_row(st->png, pixels + y * row_bytes, nullptr);
+    png_read_end(st->png, nullptr);
+    return true;
+}
+
 // The body of the read: may longjmp to `st->jump` (set by the caller) from any libpng call; only
 // trivially destructible locals. Returns false with `st->message` set for a file that is a valid
 // PNG but not a label map.
@@ -147,26 +171,7 @@ inline bool png_read_body(png_state* st) {
         png_set_packing(st->png); // one byte per sample, values unscaled
     if (st->bit_depth == 16 && std::endian::native == std::endian::little)
         png_set_swap(st->png);
-    const int passes = png_set_interlace_handling(st->png);
-    png_read_update_info(st->png, st->info);
-    const std::size_t row_bytes = png_get_rowbytes(st->png, st->info);
-    const std::size_t sample = st->bit_depth == 16 ? 2 : 1;
-    if (row_bytes != std::size_t{st->width} * sample) {
-        std::snprintf(st->message, sizeof st->message, "unexpected row size %zu bytes for width %u",
-                      row_bytes, static_cast<unsigned>(st->width));
-        return false;
-    }
-    unsigned char* pixels = st->allocate(st->owner, row_bytes * st->height);
-    if (pixels == nullptr && row_bytes * st->height != 0) {
-        std::snprintf(st->message, sizeof st->message, "out of memory for %ux%u pixels",
-                      static_cast<unsigned>(st->width), static_cast<unsigned>(st->height));
-        return false;
-    }
-    for (int pass = 0; pass < passes; ++pass)
-        for (png_uint_32 y = 0; y < st->height; ++y)
-            png_read_row(st->png, pixels + y * row_bytes, nullptr);
-    png_read_end(st->png, nullptr);
-    return true;
+    return png_read_rows(st, st->bit_depth == 16 ? 2 : 1);
 }
 
 // Calls png_read_body under setjmp; returns whether it succeeded (else `st->message`).
@@ -188,25 +193,7 @@ inline bool png_read_rgb_body(png_state* st) {
     png_set_strip_16(st->png);
     png_set_strip_alpha(st->png);
     png_set_gray_to_rgb(st->png);
-    const int passes = png_set_interlace_handling(st->png);
-    png_read_update_info(st->png, st->info);
-    const std::size_t row_bytes = png_get_rowbytes(st->png, st->info);
-    if (row_bytes != std::size_t{st->width} * 3) {
-        std::snprintf(st->message, sizeof st->message, "unexpected row size %zu bytes for width %u",
-                      row_bytes, static_cast<unsigned>(st->width));
-        return false;
-    }
-    unsigned char* pixels = st->allocate(st->owner, row_bytes * st->height);
-    if (pixels == nullptr && row_bytes * st->height != 0) {
-        std::snprintf(st->message, sizeof st->message, "out of memory for %ux%u pixels",
-                      static_cast<unsigned>(st->width), static_cast<unsigned>(st->height));
-        return false;
-    }
-    for (int pass = 0; pass < passes; ++pass)
-        for (png_uint_32 y = 0; y < st->height; ++y)
-            png_read_row(st->png, pixels + y * row_bytes, nullptr);
-    png_read_end(st->png, nullptr);
-    return true;
+    return png_read_rows(st, 3);
 }
 
 inline bool png_read_rgb_guarded(png_state* st) {
