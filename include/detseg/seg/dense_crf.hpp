@@ -677,16 +677,13 @@ void dense_crf<T>::add_kernel(std::vector<double> features, index_t dims, crf_co
                        "a scaled feature is too large for the lattice (", fmax,
                        "); use a larger standard deviation");
         k->lattice = std::make_unique<detail::permutohedral_lattice<T>>();
-        // features in float, as pydensecrf (float(x)/float(sxy) is the rounded double quotient)
-        const std::vector<float> ff(features.begin(), features.end());
-        k->lattice->build(ff.data(), static_cast<int>(dims), N_);
-        std::vector<T> ones(static_cast<std::size_t>(N_ * 4), T(0)),
-            out(static_cast<std::size_t>(N_ * 4));
+        // features rounded to float as they are read, as pydensecrf (float(x)/float(sxy) is the
+        // rounded double quotient)
+        k->lattice->build(features.data(), static_cast<int>(dims), N_);
+        std::vector<T> out(static_cast<std::size_t>(N_));
+        k->lattice->compute_ones(out.data());
         for (index_t i = 0; i < N_; ++i)
-            ones[static_cast<std::size_t>(i * 4)] = T(1);
-        k->lattice->compute(ones.data(), out.data(), 4);
-        for (index_t i = 0; i < N_; ++i)
-            norm[static_cast<std::size_t>(i)] = static_cast<double>(out[static_cast<std::size_t>(i * 4)]);
+            norm[static_cast<std::size_t>(i)] = static_cast<double>(out[static_cast<std::size_t>(i)]);
     }
     if (normalization != crf_normalization::none) {
         std::vector<T> s(static_cast<std::size_t>(N_));
@@ -769,7 +766,6 @@ void dense_crf<T>::step(int n, const char* fn) {
     scratch sc;
     std::vector<T> msg;
     const std::size_t NS = neg_unary_.size();
-    t_.resize(NS);
     for (const auto& k : kernels_)
         if (!k->lattice || k->compat.type() != crf_compatibility::kind::potts)
             msg.resize(NS);
@@ -779,21 +775,27 @@ void dense_crf<T>::step(int n, const char* fn) {
     for (const auto& k : kernels_)
         fused = fused && k->lattice && k->compat.type() == crf_compatibility::kind::potts;
     if (fused) {
-        std::vector<std::vector<T>> bufs(2 * kernels_.size());
+        // two value buffers per lattice, three when small lattices fuse the slice, softmax and
+        // next splat into one pass
+        std::size_t bytes = 0;
+        for (const auto& k : kernels_)
+            bytes += static_cast<std::size_t>(k->lattice->value_rows() * S_) * sizeof(T);
+        const std::size_t nb = detail::lattice_fuse_passes(bytes) ? 3 : 2;
+        std::vector<std::vector<T>> bufs(3 * kernels_.size());
         std::vector<detail::lattice_job<T>> jobs;
         for (std::size_t k = 0; k < kernels_.size(); ++k) {
             const auto& lat = *kernels_[k]->lattice;
-            bufs[2 * k].resize(static_cast<std::size_t>(lat.value_rows() * S_));
-            bufs[2 * k + 1].resize(static_cast<std::size_t>(lat.value_rows() * S_));
-            jobs.push_back({&lat, bufs[2 * k].data(), bufs[2 * k + 1].data(),
-                            static_cast<T>(kernels_[k]->compat.weight())});
+            for (std::size_t b = 0; b < nb; ++b)
+                bufs[3 * k + b].resize(static_cast<std::size_t>(lat.value_rows() * S_));
+            jobs.push_back({&lat, bufs[3 * k].data(), bufs[3 * k + 1].data(),
+                            static_cast<T>(kernels_[k]->compat.weight()),
+                            nb == 3 ? bufs[3 * k + 2].data() : nullptr});
         }
-        for (int it = 0; it < n; ++it) {
-            detail::lattice_filter_many(jobs, neg_unary_.data(), q_.data(), S_);
-            ++iteration_;
-        }
+        detail::lattice_mean_field(jobs, neg_unary_.data(), q_.data(), S_, n);
+        iteration_ += n;
         return;
     }
+    t_.resize(NS); // the fused path above needs no N×S buffer besides Q
     for (int it = 0; it < n; ++it) {
         bool t_ready = false; // t = -U not yet written this iteration
         bool q_ready = false; // the softmax was fused into the last kernel's slice

@@ -155,6 +155,78 @@ DETSEG_ALWAYS_INLINE void crf_softmax_row8(const float* t, float* q, index_t S) 
         std::memcpy(q + b, &v, sizeof v);
     }
 }
+
+/// crf_softmax_row8 on the 8 rows at t (stride S) at once: the same operations in the same order
+/// on each row, but the per-row reductions over the 8 lanes (the maximum, the sum) are done for
+/// the 8 rows together on transposed lanes, so they no longer form one long dependency chain
+/// per row.
+DETSEG_ALWAYS_INLINE void crf_softmax_8rows8(const float* t, float* q, index_t S) noexcept {
+    alignas(32) float tr[8][8]; // tr[k][r] = lane k of row r's partial maximum / sum
+    for (int r = 0; r < 8; ++r) {
+        const float* tt = t + r * S;
+        crf_v8f mx;
+        std::memcpy(&mx, tt, sizeof mx);
+        for (index_t b = 8; b < S; b += 8) {
+            crf_v8f v;
+            std::memcpy(&v, tt + b, sizeof v);
+            const crf_v8i gt = v > mx;
+            crf_v8i vi, mi;
+            crf_bits(vi, v);
+            crf_bits(mi, mx);
+            mi = (vi & gt) | (mi & ~gt);
+            crf_bits(mx, mi);
+        }
+        for (int k = 0; k < 8; ++k)
+            tr[k][r] = mx[k];
+    }
+    // m_r = mx_r[0], then m_r = mx_r[k] > m_r ? mx_r[k] : m_r for k = 1..7, on all rows
+    crf_v8f m;
+    std::memcpy(&m, tr[0], sizeof m);
+    for (int k = 1; k < 8; ++k) {
+        crf_v8f c;
+        std::memcpy(&c, tr[k], sizeof c);
+        const crf_v8i gt = c > m;
+        crf_v8i ci, mi;
+        crf_bits(ci, c);
+        crf_bits(mi, m);
+        mi = (ci & gt) | (mi & ~gt);
+        crf_bits(m, mi);
+    }
+    for (int r = 0; r < 8; ++r) {
+        const float* tt = t + r * S;
+        float* qq = q + r * S;
+        const float mr = m[r];
+        crf_v8f sum{};
+        for (index_t b = 0; b < S; b += 8) {
+            crf_v8f v;
+            std::memcpy(&v, tt + b, sizeof v);
+            v -= mr;
+            crf_exp8_reg(v);
+            sum += v;
+            std::memcpy(qq + b, &v, sizeof v);
+        }
+        for (int k = 0; k < 8; ++k)
+            tr[k][r] = sum[k];
+    }
+    // s_r = ((0 + sum_r[0]) + sum_r[1]) + ... + sum_r[7], on all rows
+    crf_v8f sv{};
+    for (int k = 0; k < 8; ++k) {
+        crf_v8f c;
+        std::memcpy(&c, tr[k], sizeof c);
+        sv += c;
+    }
+    const crf_v8f rv = 1.0f / sv;
+    for (int r = 0; r < 8; ++r) {
+        float* qq = q + r * S;
+        const float rr = rv[r];
+        for (index_t b = 0; b < S; b += 8) {
+            crf_v8f v;
+            std::memcpy(&v, qq + b, sizeof v);
+            v *= rr;
+            std::memcpy(qq + b, &v, sizeof v);
+        }
+    }
+}
 #endif
 #if defined(__clang__)
 #pragma clang diagnostic pop
@@ -185,7 +257,10 @@ DETSEG_ALWAYS_INLINE void crf_softmax_rows_body(const T* DETSEG_RESTRICT t, T* D
                                                 index_t S, index_t begin, index_t end) noexcept {
 #if defined(__GNUC__) || defined(__clang__)
     if constexpr (std::is_same_v<T, float> && B == 8) {
-        for (index_t i = begin; i < end; ++i)
+        index_t i = begin;
+        for (; i + 8 <= end; i += 8)
+            crf_softmax_8rows8(t + i * S, q + i * S, S);
+        for (; i < end; ++i)
             crf_softmax_row8(t + i * S, q + i * S, S);
         return;
     }

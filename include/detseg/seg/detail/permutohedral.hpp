@@ -13,11 +13,15 @@
 //
 // Values are N×S (label-innermost, S a multiple of 4), so every step is a loop over S lanes,
 // written with GCC/Clang vector types and compiled twice (baseline and AVX2, chosen at run time).
-// The splat is a serial scatter in point order; threads split the lanes, so every value sees the
-// same operations in the same order for any thread count. Blur and slice run in parallel over
-// lattice points and points. Memory: N·(d+1) vertex offsets and three N·(d+1) weight arrays,
-// (d+1)·M·2 neighbour indices for M lattice points (M ≤ N·(d+1)); the hash table is freed after
-// the build.
+// The splat is a serial scatter in point order over each of two fixed halves of the points (the
+// halves in parallel, then added); blur and slice run in parallel over lattice points and
+// points: every value sees the same operations in the same order for any thread count.
+// The build splits the points into a number of parts that depends only on N; each part hashes
+// its points' vertices into a table of its own (in parallel), and the tables are merged in part
+// order, so the lattice points are numbered as a serial pass would number them.
+// Memory: N·(d+1) vertex indices and two N·(d+1) weight arrays (splat, slice), (d+1)·M·2
+// neighbour indices for M lattice points (M ≤ N·(d+1)); the hash tables are freed after the
+// build.
 
 #include <detseg/config.hpp>
 #include <detseg/core/detail/cpu.hpp>
@@ -28,6 +32,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <stdexcept>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -79,6 +85,18 @@ public:
     void prefetch(std::uint64_t h) const noexcept {
 #if defined(__GNUC__) || defined(__clang__)
         __builtin_prefetch(table_.data() + (h >> shift_));
+#else
+        (void)h;
+#endif
+    }
+
+    /// Hint that the stored key the first probed slot of hash `h` points to is needed soon
+    /// (after `prefetch(h)`: reads that slot).
+    void prefetch_key(std::uint64_t h) const noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+        const std::uint64_t e = table_[static_cast<std::size_t>(h >> shift_)];
+        if (e != 0 && (e >> 32) == (h & 0xFFFFFFFFull))
+            __builtin_prefetch(keys_.data() + (static_cast<index_t>(e & 0xFFFFFFFFull) - 1) * d_);
 #else
         (void)h;
 #endif
@@ -254,6 +272,40 @@ DETSEG_ALWAYS_INLINE void lat_scatter_many_body(int K, const std::int32_t* const
                                                 index_t l0, index_t l1) noexcept {
     using V = lat_lanes<T, B>;
     using V4 = lat_lanes<T, 4>;
+    // whole rows of up to 4 blocks: the point's row is loaded once into registers for all its
+    // vertices (the same operations per lane as below)
+    auto fixed = [&]<int NB>() {
+        for (index_t i = i0; i < i1; ++i) {
+            typename V::type xv[NB];
+            for (int nb = 0; nb < NB; ++nb)
+                V::load(xv[nb], in + i * S + nb * B);
+            for (int k = 0; k < K; ++k) {
+                const int d1 = d1s[k];
+                const std::int32_t* o = offsets[k] + i * d1;
+                const T* w = weights[k] + i * d1;
+                T* vals = values[k];
+                for (int j = 0; j < d1; ++j) {
+                    const T wj = w[j];
+                    T* y = vals + static_cast<index_t>(o[j]) * S;
+                    for (int nb = 0; nb < NB; ++nb) {
+                        typename V::type yv;
+                        V::load(yv, y + nb * B);
+                        yv += wj * xv[nb];
+                        V::store(y + nb * B, yv);
+                    }
+                }
+            }
+        }
+    };
+    if (l0 == 0 && l1 == S && S % B == 0) {
+        switch (S / B) {
+        case 1: return fixed.template operator()<1>();
+        case 2: return fixed.template operator()<2>();
+        case 3: return fixed.template operator()<3>();
+        case 4: return fixed.template operator()<4>();
+        default: break;
+        }
+    }
     const index_t lb = l0 + (l1 - l0) / B * B;
     for (index_t i = i0; i < i1; ++i) {
         const T* x = in + i * S;
@@ -460,14 +512,16 @@ public:
     /// Builds the lattice over `n` points whose d features are `f[k*n + i]` (k < d, i < n),
     /// already divided by their standard deviations. O(N·d²) time; the hash table is freed
     /// afterwards. `generic_geometry` (for tests) uses the run-time-d code path for every d.
-    void build(const float* f, int d, index_t n, bool generic_geometry = false) {
+    template <class F>
+        requires(std::is_same_v<F, float> || std::is_same_v<F, double>)
+    void build(const F* f, int d, index_t n, bool generic_geometry = false) {
         generic_ = generic_geometry;
         d_ = d;
         n_ = n;
         const int d1 = d + 1;
         offset_.assign(static_cast<std::size_t>(n * d1), 0);
-        bary_.assign(static_cast<std::size_t>(n * d1), T(0));
-        lattice_hash hash(d, std::max<index_t>(n / 4, 1024)); // grows as needed
+        splat_w_.assign(static_cast<std::size_t>(n * d1), T(0)); // the barycentric weights
+        weights_set_ = false;
 
         // per-axis scale of the elevation (Adams et al. 2010, p. 5), as densecrf in float
         std::vector<float> scale(static_cast<std::size_t>(d));
@@ -476,78 +530,117 @@ public:
             scale[static_cast<std::size_t>(k)] =
                 static_cast<float>(1.0 / std::sqrt(double((k + 2) * (k + 1))) * inv_std);
 
-        // The geometry of each point (elevation, simplex, barycentric weights) is computed in
-        // parallel for a chunk of points; the keys are then inserted serially in point order.
-        const index_t chunk = 32768; // points per parallel geometry pass (bounds the key buffer)
-        std::vector<std::int32_t> keys(static_cast<std::size_t>(chunk * d1 * d));
-        std::vector<float> bary_chunk(static_cast<std::size_t>(chunk * d1));
-        std::vector<std::uint64_t> hashes(static_cast<std::size_t>(chunk * d1));
-        for (index_t c0 = 0; c0 < n; c0 += chunk) {
-            const index_t c1 = std::min(n, c0 + chunk);
-            parallel_for_chunks(c1 - c0, 512, [&](index_t b, index_t e) {
-                geometry_range(f, n, c0, b, e, scale.data(), keys.data(), bary_chunk.data());
-            });
-            const index_t cnt = (c1 - c0) * d1;
-            parallel_for_chunks(cnt, 2048, [&](index_t b, index_t e) {
-                for (index_t k = b; k < e; ++k)
-                    hashes[static_cast<std::size_t>(k)] = hash.hash(keys.data() + k * d);
-            });
-            for (index_t ii = 0; ii < c1 - c0; ++ii) {
-                const index_t i = c0 + ii;
-                for (int r = 0; r < d1; ++r) {
-                    const index_t k = ii * d1 + r;
-                    if (k + 16 < cnt)
-                        hash.prefetch(hashes[static_cast<std::size_t>(k + 16)]);
-                    const index_t v = hash.insert(keys.data() + k * d,
-                                                  hashes[static_cast<std::size_t>(k)]);
-                    offset_[static_cast<std::size_t>(i * d1 + r)] = static_cast<std::int32_t>(v + 1);
-                    bary_[static_cast<std::size_t>(i * d1 + r)] =
-                        static_cast<T>(bary_chunk[static_cast<std::size_t>(ii * d1 + r)]);
+        // The points are split into P fixed parts (P depends only on n), built in parallel:
+        // each part computes the geometry of its points (elevation, simplex, barycentric weights)
+        // and inserts their vertex keys, in point order, into a table of its own. The tables are
+        // then merged in part order: part 0's table becomes the lattice's, each later part's keys
+        // are looked up or appended in its own first-seen order, and its points' vertex indices
+        // are renumbered. The lattice points are thus numbered in the order in which a serial
+        // pass over all the points would first meet them, whatever the thread count.
+        const index_t parts = std::clamp<index_t>(n / 65536, 1, 8);
+        std::vector<lattice_hash> tables;
+        tables.reserve(static_cast<std::size_t>(parts));
+        for (index_t p = 0; p < parts; ++p)
+            tables.emplace_back(d, std::max<index_t>(n / parts / 4, 1024)); // grow as needed
+        auto part_range = [&](index_t p) {
+            return std::pair<index_t, index_t>(n * p / parts, n * (p + 1) / parts);
+        };
+        parallel_for(parts, [&](index_t p) {
+            const auto [p0, p1] = part_range(p);
+            build_part(f, n, p0, p1, scale.data(), tables[static_cast<std::size_t>(p)]);
+        });
+        lattice_hash hash = std::move(tables[0]);
+        if (parts > 1) {
+            std::vector<std::vector<std::int32_t>> renumber(static_cast<std::size_t>(parts));
+            for (index_t p = 1; p < parts; ++p) {
+                const lattice_hash& t = tables[static_cast<std::size_t>(p)];
+                auto& map = renumber[static_cast<std::size_t>(p)];
+                map.resize(static_cast<std::size_t>(t.size()) + 1);
+                map[0] = 0;
+                const index_t ahead = 8;
+                std::vector<std::uint64_t> hs(static_cast<std::size_t>(t.size()));
+                for (index_t v = 0; v < t.size(); ++v)
+                    hs[static_cast<std::size_t>(v)] = hash.hash(t.key(v));
+                for (index_t v = 0; v < t.size(); ++v) {
+                    if (v + ahead < t.size())
+                        hash.prefetch(hs[static_cast<std::size_t>(v + ahead)]);
+                    map[static_cast<std::size_t>(v) + 1] = static_cast<std::int32_t>(
+                        hash.insert(t.key(v), hs[static_cast<std::size_t>(v)]) + 1);
                 }
             }
+            parallel_for(parts - 1, [&](index_t q) {
+                const index_t p = q + 1;
+                const auto [p0, p1] = part_range(p);
+                const std::int32_t* map = renumber[static_cast<std::size_t>(p)].data();
+                for (index_t k = p0 * d1; k < p1 * d1; ++k)
+                    offset_[static_cast<std::size_t>(k)] = map[offset_[static_cast<std::size_t>(k)]];
+            });
         }
+        tables.clear();
         m_ = hash.size();
 
         // blur neighbours along each axis: n1 = key + 1 (the axis coordinate - d), n2 = key - 1
         // (the axis coordinate + d); index 0 is the zero row (absent neighbour)
         neighbours_.assign(static_cast<std::size_t>(m_ * d1 * 2), 0);
         parallel_for_chunks(m_, 4096, [&](index_t b, index_t e) {
-            // all 2(d+1) neighbour keys of a vertex are hashed and their slots prefetched
-            // before the lookups, so the cache misses overlap
+            // vertices in batches: all the neighbour keys of a batch are hashed and their slots
+            // prefetched, then the stored keys those slots point to, then they are looked up,
+            // so that the cache misses of many lookups overlap
+            const index_t batch = 32;
             const std::size_t nk = static_cast<std::size_t>(2 * d1);
-            std::vector<std::int32_t> nkeys(nk * static_cast<std::size_t>(d));
-            std::vector<std::uint64_t> nh(nk);
-            for (index_t v = b; v < e; ++v) {
-                const std::int32_t* key = hash.key(v);
-                for (int j = 0; j < d1; ++j) {
-                    std::int32_t* k1 = nkeys.data() + (2 * j) * d;
-                    std::int32_t* k2 = k1 + d;
-                    for (int k = 0; k < d; ++k) {
-                        k1[k] = key[k] + 1;
-                        k2[k] = key[k] - 1;
-                    }
-                    if (j < d) {
-                        k1[j] = key[j] - d;
-                        k2[j] = key[j] + d;
+            std::vector<std::int32_t> nkeys(static_cast<std::size_t>(batch) * nk *
+                                            static_cast<std::size_t>(d));
+            std::vector<std::uint64_t> nh(static_cast<std::size_t>(batch) * nk);
+            for (index_t v0 = b; v0 < e; v0 += batch) {
+                const index_t v1 = std::min(e, v0 + batch);
+                const std::size_t cnt = static_cast<std::size_t>(v1 - v0) * nk;
+                for (index_t v = v0; v < v1; ++v) {
+                    const std::int32_t* key = hash.key(v);
+                    std::int32_t* kv = nkeys.data() + static_cast<std::size_t>(v - v0) * nk *
+                                                          static_cast<std::size_t>(d);
+                    for (int j = 0; j < d1; ++j) {
+                        std::int32_t* k1 = kv + (2 * j) * d;
+                        std::int32_t* k2 = k1 + d;
+                        for (int k = 0; k < d; ++k) {
+                            k1[k] = key[k] + 1;
+                            k2[k] = key[k] - 1;
+                        }
+                        if (j < d) {
+                            k1[j] = key[j] - d;
+                            k2[j] = key[j] + d;
+                        }
                     }
                 }
-                for (std::size_t q = 0; q < nk; ++q) {
-                    nh[q] = hash.hash(nkeys.data() + static_cast<index_t>(q) * d);
+                for (std::size_t q = 0; q < cnt; ++q) {
+                    nh[q] = hash.hash(nkeys.data() + q * static_cast<std::size_t>(d));
                     hash.prefetch(nh[q]);
                 }
-                for (int j = 0; j < d1; ++j) {
-                    const std::size_t at = static_cast<std::size_t>((j * m_ + v) * 2);
-                    for (int side = 0; side < 2; ++side) {
-                        const std::size_t q = static_cast<std::size_t>(2 * j + side);
-                        neighbours_[at + static_cast<std::size_t>(side)] = static_cast<std::int32_t>(
-                            hash.lookup(nkeys.data() + static_cast<index_t>(q) * d, nh[q]) + 1);
+                for (std::size_t q = 0; q < cnt; ++q)
+                    hash.prefetch_key(nh[q]);
+                for (index_t v = v0; v < v1; ++v)
+                    for (int j = 0; j < d1; ++j) {
+                        const std::size_t at = static_cast<std::size_t>((j * m_ + v) * 2);
+                        for (int side = 0; side < 2; ++side) {
+                            const std::size_t q = static_cast<std::size_t>(v - v0) * nk +
+                                                  static_cast<std::size_t>(2 * j + side);
+                            neighbours_[at + static_cast<std::size_t>(side)] =
+                                static_cast<std::int32_t>(
+                                    hash.lookup(nkeys.data() + q * static_cast<std::size_t>(d),
+                                                nh[q]) +
+                                    1);
+                        }
                     }
-                }
             }
         });
 
         alpha_ = static_cast<T>(1.0f / (1.0f + std::pow(2.0f, static_cast<float>(-d))));
-        reset_weights();
+        // plain weights: splat bary, slice bary·alpha
+        slice_w_.resize(splat_w_.size());
+        parallel_for_chunks(n * d1, 65536, [&](index_t lo, index_t hi) {
+            for (index_t k = lo; k < hi; ++k)
+                slice_w_[static_cast<std::size_t>(k)] =
+                    splat_w_[static_cast<std::size_t>(k)] * alpha_;
+        });
     }
 
     [[nodiscard]] int dims() const noexcept { return d_; }
@@ -593,7 +686,7 @@ public:
             };
             // a small lattice is blurred on the calling thread (a parallel region per axis
             // would cost more than the work)
-            if (m_ * S < (index_t(1) << 20))
+            if (m_ * S < (index_t(1) << 16) || max_threads() == 1)
                 run(0, m_);
             else
                 parallel_for_chunks(m_, 2048, run);
@@ -604,31 +697,32 @@ public:
 
     /// Bytes held by the lattice (without the value buffers).
     [[nodiscard]] std::size_t bytes() const noexcept {
-        return offset_.size() * 4 + bary_.size() * sizeof(T) + neighbours_.size() * 4 +
+        return offset_.size() * 4 + neighbours_.size() * 4 +
                splat_w_.size() * sizeof(T) +
                slice_w_.size() * sizeof(T);
     }
 
     /// Sets the splat weights to `bary·in_scale[i]` and the slice weights to
-    /// `bary·alpha·out_scale[i]` (null scales count as 1).
+    /// `bary·alpha·out_scale[i]` (null scales count as 1). Once after `build` (which sets the
+    /// plain weights): the barycentric weights are not kept apart (memory).
     void set_weights(const T* in_scale, const T* out_scale) {
         const int d1 = d_ + 1;
-        splat_w_.resize(bary_.size());
-        slice_w_.resize(bary_.size());
-
-        for (index_t i = 0; i < n_; ++i)
-            for (int j = 0; j < d1; ++j) {
-                const std::size_t at = static_cast<std::size_t>(i * d1 + j);
-                splat_w_[at] = in_scale ? bary_[at] * in_scale[i] : bary_[at];
-                T w = bary_[at] * alpha_;
-                if (out_scale)
-                    w *= out_scale[i];
-                slice_w_[at] = w;
-            }
+        if (weights_set_)
+            throw std::logic_error("permutohedral_lattice::set_weights: called twice");
+        weights_set_ = true;
+        if (!in_scale && !out_scale)
+            return;
+        parallel_for_chunks(n_, 8192, [&](index_t lo, index_t hi) {
+            for (index_t i = lo; i < hi; ++i)
+                for (int j = 0; j < d1; ++j) {
+                    const std::size_t at = static_cast<std::size_t>(i * d1 + j);
+                    if (in_scale)
+                        splat_w_[at] *= in_scale[i];
+                    if (out_scale)
+                        slice_w_[at] *= out_scale[i];
+                }
+        });
     }
-
-    /// Plain weights (the raw lattice operator).
-    void reset_weights() { set_weights(nullptr, nullptr); }
 
     /// out (N×S) = factor·slice(blur(splat(in))) with the current weights, plus `base_in` (N×S,
     /// or `out` itself when null) if `accumulate`; `a` and `b` are scratch buffers of
@@ -679,7 +773,7 @@ public:
             };
             // a small lattice is blurred on the calling thread (a parallel region per axis
             // would cost more than the work)
-            if (m_ * S < (index_t(1) << 20))
+            if (m_ * S < (index_t(1) << 16) || max_threads() == 1)
                 run(0, m_);
             else
                 parallel_for_chunks(m_, 2048, run);
@@ -735,6 +829,45 @@ public:
         });
     }
 
+    /// out[i] = the lattice applied to a vector of ones with the current weights: lane 0 of
+    /// `compute` on rows (1, 0, 0, 0), the same operations in the same order (so the same
+    /// values), on one lane (value buffers of M + 1 scalars, no N×4 input or output).
+    void compute_ones(T* out) const {
+        const int d1 = d_ + 1;
+        const index_t rows = value_rows();
+        std::vector<T> a(static_cast<std::size_t>(rows), T(0)), b(a.size(), T(0));
+        const std::int32_t* off = offset_.data();
+        const T* sw = splat_w_.data();
+        // the two halves of compute_into's splat (w·1 = w exactly), then a += b
+        parallel_for(2, [&](index_t part) {
+            T* dst = part == 0 ? a.data() : b.data();
+            const index_t i0 = part == 0 ? 0 : n_ / 2, i1 = part == 0 ? n_ / 2 : n_;
+            for (index_t k = i0 * d1; k < i1 * d1; ++k)
+                dst[off[k]] += sw[k];
+        });
+        for (index_t r = 1; r < rows; ++r)
+            a[static_cast<std::size_t>(r)] += b[static_cast<std::size_t>(r)];
+        T* cur = a.data();
+        T* nxt = b.data();
+        for (int j = 0; j < d1; ++j) {
+            const std::int32_t* nb = neighbours_.data() + static_cast<std::size_t>(j) * m_ * 2;
+            parallel_for_chunks(m_, 16384, [&](index_t lo, index_t hi) {
+                for (index_t v = lo; v < hi; ++v)
+                    nxt[v + 1] = cur[v + 1] + T(0.5) * (cur[nb[2 * v]] + cur[nb[2 * v + 1]]);
+            });
+            std::swap(cur, nxt);
+        }
+        const T* lw = slice_w_.data();
+        parallel_for_chunks(n_, 8192, [&](index_t lo, index_t hi) {
+            for (index_t i = lo; i < hi; ++i) {
+                T acc = T(0);
+                for (int j = 0; j < d1; ++j)
+                    acc += lw[i * d1 + j] * cur[off[i * d1 + j]];
+                out[i] = acc * T(1);
+            }
+        });
+    }
+
     /// Convenience: out = lattice(in) with the current weights (allocates the scratch).
     void compute(const T* in, T* out, index_t S) const {
         std::vector<T> a(static_cast<std::size_t>(value_rows() * S)),
@@ -743,34 +876,88 @@ public:
     }
 
 private:
-    template <int D>
-    void geometry_fixed(const float* f, index_t n, index_t c0, index_t b, index_t e,
+    // Geometry and vertex insertion of the points [p0, p1) into `table`, in point order, in
+    // blocks (geometry of a block, then its keys' hashes, then the insertions with the slots of
+    // later keys prefetched); writes offset_ (index in `table` + 1) and the plain splat weights.
+    template <class F>
+    void build_part(const F* f, index_t n, index_t p0, index_t p1, const float* scale,
+                    lattice_hash& table) {
+        const int d = d_, d1 = d_ + 1;
+        const index_t chunk = 4096;
+        const std::size_t kd = static_cast<std::size_t>(d1 * d);
+        std::vector<std::int32_t> keys(static_cast<std::size_t>(chunk) * kd);
+        std::vector<float> bary(static_cast<std::size_t>(chunk * d1));
+        std::vector<std::uint64_t> hashes(static_cast<std::size_t>(chunk * d1));
+        std::vector<std::uint8_t> dup(static_cast<std::size_t>(chunk));
+        for (index_t c0 = p0; c0 < p1; c0 += chunk) {
+            const index_t cn = std::min(p1, c0 + chunk) - c0;
+            geometry_range(f, n, c0, 0, cn, scale, keys.data(), bary.data());
+            // a point whose simplex is its predecessor's (the same d+1 keys: frequent, as
+            // neighbouring pixels have close features) gets the same vertices without hashing:
+            // inserting those keys again would return the same indices
+            for (index_t ii = 0; ii < cn; ++ii) {
+                const std::int32_t* kp = keys.data() + static_cast<std::size_t>(ii) * kd;
+                const bool same =
+                    ii > 0 && std::memcmp(kp, kp - kd, kd * sizeof(std::int32_t)) == 0;
+                dup[static_cast<std::size_t>(ii)] = same ? 1 : 0;
+                for (int r = 0; r < d1; ++r)
+                    hashes[static_cast<std::size_t>(ii * d1 + r)] =
+                        same ? 0 : table.hash(kp + r * d);
+            }
+            const index_t cnt = cn * d1;
+            for (index_t ii = 0; ii < cn; ++ii) {
+                const index_t i = c0 + ii;
+                std::int32_t* off = offset_.data() + i * d1;
+                T* bw = splat_w_.data() + i * d1;
+                const float* bc = bary.data() + ii * d1;
+                for (int r = 0; r < d1; ++r)
+                    bw[r] = static_cast<T>(bc[r]);
+                if (dup[static_cast<std::size_t>(ii)]) {
+                    for (int r = 0; r < d1; ++r)
+                        off[r] = off[r - d1];
+                    continue;
+                }
+                for (int r = 0; r < d1; ++r) {
+                    const index_t k = ii * d1 + r;
+                    if (k + 16 < cnt)
+                        table.prefetch(hashes[static_cast<std::size_t>(k + 16)]);
+                    const index_t v = table.insert(keys.data() + static_cast<std::size_t>(k) * d,
+                                                   hashes[static_cast<std::size_t>(k)]);
+                    off[r] = static_cast<std::int32_t>(v + 1);
+                }
+            }
+        }
+    }
+
+    template <int D, class F>
+    void geometry_fixed(const F* f, index_t n, index_t c0, index_t b, index_t e,
                         const float* scale, std::int32_t* keys, float* bary) const noexcept {
         float elev[D + 1];
         int rem0[D + 1], rank[D + 1];
         float bc[D + 2];
         for (index_t ii = b; ii < e; ++ii)
-            point_geometry<D>(f, n, c0 + ii, scale, elev, rem0, rank, bc,
+            point_geometry<D, F>(f, n, c0 + ii, scale, elev, rem0, rank, bc,
                               keys + ii * (D + 1) * D, bary + ii * (D + 1));
     }
 
     // geometry of points c0 + [b, e) into keys / bary (chunk-relative)
-    void geometry_range(const float* f, index_t n, index_t c0, index_t b, index_t e,
+    template <class F>
+    void geometry_range(const F* f, index_t n, index_t c0, index_t b, index_t e,
                         const float* scale, std::int32_t* keys, float* bary) const {
         switch (generic_ ? 0 : d_) {
-        case 1: return geometry_fixed<1>(f, n, c0, b, e, scale, keys, bary);
-        case 2: return geometry_fixed<2>(f, n, c0, b, e, scale, keys, bary);
-        case 3: return geometry_fixed<3>(f, n, c0, b, e, scale, keys, bary);
-        case 4: return geometry_fixed<4>(f, n, c0, b, e, scale, keys, bary);
-        case 5: return geometry_fixed<5>(f, n, c0, b, e, scale, keys, bary);
-        case 6: return geometry_fixed<6>(f, n, c0, b, e, scale, keys, bary);
+        case 1: return geometry_fixed<1, F>(f, n, c0, b, e, scale, keys, bary);
+        case 2: return geometry_fixed<2, F>(f, n, c0, b, e, scale, keys, bary);
+        case 3: return geometry_fixed<3, F>(f, n, c0, b, e, scale, keys, bary);
+        case 4: return geometry_fixed<4, F>(f, n, c0, b, e, scale, keys, bary);
+        case 5: return geometry_fixed<5, F>(f, n, c0, b, e, scale, keys, bary);
+        case 6: return geometry_fixed<6, F>(f, n, c0, b, e, scale, keys, bary);
         default: break;
         }
         const int d1 = d_ + 1;
         std::vector<float> elev(static_cast<std::size_t>(d1)), bc(static_cast<std::size_t>(d1 + 1));
         std::vector<int> rem0(static_cast<std::size_t>(d1)), rank(static_cast<std::size_t>(d1));
         for (index_t ii = b; ii < e; ++ii)
-            point_geometry<0>(f, n, c0 + ii, scale, elev.data(), rem0.data(), rank.data(),
+            point_geometry<0, F>(f, n, c0 + ii, scale, elev.data(), rem0.data(), rank.data(),
                               bc.data(), keys + ii * d1 * d_, bary + ii * d1);
     }
 
@@ -785,8 +972,8 @@ private:
     // Elevation, enclosing simplex and barycentric weights of point i; writes the d+1 vertex
     // keys (d coordinates each) and weights.
     // D > 0: d known at compile time (the loops unroll, the small arrays live in registers).
-    template <int D>
-    DETSEG_ALWAYS_INLINE void point_geometry(const float* f, index_t n, index_t i,
+    template <int D, class F>
+    DETSEG_ALWAYS_INLINE void point_geometry(const F* f, index_t n, index_t i,
                                              const float* scale, float* elev, int* rem0,
                                              int* rank, float* bc, std::int32_t* keys_out,
                                              float* bary_out) const noexcept {
@@ -795,7 +982,7 @@ private:
         // elevated = E·(scaled f): running sums from the last axis down
         float sm = 0.0f;
         for (int j = d; j > 0; --j) {
-            const float cf = f[(j - 1) * n + i] * scale[j - 1];
+            const float cf = static_cast<float>(f[(j - 1) * n + i]) * scale[j - 1];
             elev[j] = sm - static_cast<float>(j) * cf;
             sm += cf;
         }
@@ -862,106 +1049,184 @@ private:
     index_t n_ = 0, m_ = 0;
     T alpha_ = T(1);
     std::vector<std::int32_t> offset_;     // N×(d+1): vertex index + 1
-    std::vector<T> bary_;                  // N×(d+1)
     std::vector<std::int32_t> neighbours_; // (d+1)×M×2, index + 1 (0 = absent)
     std::vector<T> splat_w_;               // N×(d+1)
     std::vector<T> slice_w_;               // N×(d+1)
+    bool weights_set_ = false;             // set_weights has scaled the plain weights
 };
 
-/// One kernel of `lattice_filter_many`: its lattice, two scratch buffers of value_rows()·S
-/// values, and the factor of its slice.
+/// One kernel of `lattice_mean_field`: its lattice, two or three scratch buffers of
+/// value_rows()·S values (a, b, and c or null), and the factor of its slice.
 template <class T>
 struct lattice_job {
     const permutohedral_lattice<T>* lattice;
     T* a;
     T* b;
     T factor;
+    T* c;
 };
 
-/// q = softmax(base + Σ_k factor_k·slice_k(blur_k(splat_k(q)))) over the S lanes of each point,
-/// for up to 8 lattices over the same N points: one pass over q for all the splats and one
-/// pass for all the slices and the softmax (no N×S intermediate). The same operations, in the
-/// same order per lane, as the kernels one at a time.
+/// Whether `lattice_mean_field` should fuse its passes (then it needs a third buffer per
+/// lattice): when the lattices' value buffers (`bytes` in all, for one buffer each) are small
+/// enough to stay in cache next to each other; large lattices are faster in separate passes.
+[[nodiscard]] inline bool lattice_fuse_passes(std::size_t bytes) noexcept {
+    return bytes <= (std::size_t(8) << 20);
+}
+
+/// `iterations` times q = softmax(base + Σ_k factor_k·slice_k(blur_k(splat_k(q)))), for up to 8
+/// lattices over the same N points. Per iteration: the splat of Q (its two fixed halves, each
+/// serially in point order, in parallel, then added), the blur, then the slice and softmax.
+/// When every job has a third buffer c (`lattice_fuse_passes`), the slice, softmax and next
+/// splat of each point are done in one pass over each half between iterations, so Q is read
+/// only at the start and written only at the end: the same operations in the same order. No
+/// result depends on the thread count.
 template <class T>
-void lattice_filter_many(const std::vector<lattice_job<T>>& jobs, const T* base, T* q,
-                         index_t S) {
+void lattice_mean_field(const std::vector<lattice_job<T>>& jobs, const T* base, T* q, index_t S,
+                        int iterations) {
     const int K = static_cast<int>(jobs.size());
-    if (K == 0)
+    if (K == 0 || iterations <= 0)
         return;
+    if (K > 8)
+        throw std::logic_error("lattice_mean_field: more than 8 lattices");
     const index_t n = jobs[0].lattice->size();
     const std::int32_t* offs[8];
     const T* sw[8];
     const T* lw[8];
     int d1s[8];
-    T* vals[8];
+    index_t rows[8];
+    T* buf[8][3];
+    bool fuse = true;
     for (int k = 0; k < K; ++k) {
-        const auto& lat = *jobs[static_cast<std::size_t>(k)].lattice;
-        offs[k] = lat.offsets().data();
-        sw[k] = lat.splat_weights().data();
-        lw[k] = lat.slice_weights().data();
-        d1s[k] = lat.dims() + 1;
-        vals[k] = jobs[static_cast<std::size_t>(k)].a;
-        std::fill(jobs[static_cast<std::size_t>(k)].a, jobs[static_cast<std::size_t>(k)].a + S, T(0));
-        std::fill(jobs[static_cast<std::size_t>(k)].b, jobs[static_cast<std::size_t>(k)].b + S, T(0));
+        const auto& j = jobs[static_cast<std::size_t>(k)];
+        offs[k] = j.lattice->offsets().data();
+        sw[k] = j.lattice->splat_weights().data();
+        lw[k] = j.lattice->slice_weights().data();
+        d1s[k] = j.lattice->dims() + 1;
+        rows[k] = j.lattice->value_rows();
+        buf[k][0] = j.a;
+        buf[k][1] = j.b;
+        buf[k][2] = j.c;
+        fuse = fuse && j.c != nullptr;
     }
-    // splat: one scatter pass for all lattices over each half of the points, serial in point
-    // order, the halves in parallel into a and b; then a += b (a fixed split: no result depends
-    // on the thread count)
-    T* valsb[8];
-    for (int k = 0; k < K; ++k)
-        valsb[k] = jobs[static_cast<std::size_t>(k)].b;
-    parallel_for(2, [&](index_t part) {
-        T* const* dst = part == 0 ? vals : valsb;
+    // the splat of a range of points [i0, i1) whose rows are `in` (row i0 first) into dst[k]
+    auto scatter = [&](T* const* dst, const T* in, index_t i0, index_t i1) {
+        const std::int32_t* o[8];
+        const T* w[8];
         for (int k = 0; k < K; ++k) {
-            const index_t rows = jobs[static_cast<std::size_t>(k)].lattice->value_rows();
-            std::fill(dst[k] + S, dst[k] + rows * S, T(0));
+            o[k] = offs[k] + i0 * d1s[k];
+            w[k] = sw[k] + i0 * d1s[k];
         }
-        const index_t i0 = part == 0 ? 0 : n / 2, i1 = part == 0 ? n / 2 : n;
         lat_dispatch(S, [&]<int B, bool Avx>() {
 #if DETSEG_X86_DISPATCH
             if constexpr (Avx) {
-                lat_scatter_many_avx2<T, B>(K, offs, sw, d1s, dst, i0, i1, q, S, 0, S);
+                lat_scatter_many_avx2<T, B>(K, o, w, d1s, dst, 0, i1 - i0, in, S, 0, S);
                 return;
             }
 #endif
-            lat_scatter_many_base<T, B>(K, offs, sw, d1s, dst, i0, i1, q, S, 0, S);
+            lat_scatter_many_base<T, B>(K, o, w, d1s, dst, 0, i1 - i0, in, S, 0, S);
         });
-    });
-    for (int k = 0; k < K; ++k)
-        permutohedral_lattice<T>::add_rows(vals[k], valsb[k],
-                                           jobs[static_cast<std::size_t>(k)].lattice->value_rows(), S);
-    const T* blurred[8];
-    for (int k = 0; k < K; ++k) {
-        const auto& j = jobs[static_cast<std::size_t>(k)];
-        blurred[k] = j.lattice->blur(j.a, j.b, S);
-    }
-    // slices and softmax, per chunk of points
-    parallel_for_chunks(n, 512, [&](index_t lo, index_t hi) {
-        std::vector<T> rows(static_cast<std::size_t>((hi - lo) * S));
+    };
+    // t = base + Σ_k factor_k·slice_k(blurred_k) for the points [lo, hi) into `t` (row lo
+    // first), then their softmax into `out`
+    auto slice_softmax = [&](const T* const* blurred, index_t lo, index_t hi, T* t, T* out) {
         lat_dispatch(S, [&]<int B, bool Avx>() {
             for (int k = 0; k < K; ++k) {
-                const T* from = k == 0 ? base + lo * S : rows.data();
+                const T* from = k == 0 ? base + lo * S : t;
                 const T factor = jobs[static_cast<std::size_t>(k)].factor;
 #if DETSEG_X86_DISPATCH
                 if constexpr (Avx) {
-                    lat_slice_avx2<T, B, true>(offs[k] + lo * d1s[k], lw[k] + lo * d1s[k], d1s[k],
-                                               blurred[k], from, rows.data(), S, factor, 0,
-                                               hi - lo);
+                    lat_slice_avx2<T, B, true>(offs[k] + lo * d1s[k], lw[k] + lo * d1s[k],
+                                               d1s[k], blurred[k], from, t, S, factor, 0, hi - lo);
                     continue;
                 }
 #endif
                 lat_slice_base<T, B, true>(offs[k] + lo * d1s[k], lw[k] + lo * d1s[k], d1s[k],
-                                           blurred[k], from, rows.data(), S, factor, 0, hi - lo);
+                                           blurred[k], from, t, S, factor, 0, hi - lo);
             }
 #if DETSEG_X86_DISPATCH
             if constexpr (Avx) {
-                crf_softmax_rows_avx2<T, B>(rows.data(), q + lo * S, S, 0, hi - lo);
+                crf_softmax_rows_avx2<T, B>(t, out, S, 0, hi - lo);
                 return;
             }
 #endif
-            crf_softmax_rows_base<T, B>(rows.data(), q + lo * S, S, 0, hi - lo);
+            crf_softmax_rows_base<T, B>(t, out, S, 0, hi - lo);
         });
+    };
+    // buffer roles (the same for every kernel): the splat halves are in s0 and s1; f is free
+    int s0 = 0, s1 = 1, f = 2;
+    // the first splat, of q: the two halves in parallel into s0 and s1
+    parallel_for(2, [&](index_t part) {
+        T* dst[8];
+        for (int k = 0; k < K; ++k) {
+            dst[k] = buf[k][part == 0 ? s0 : s1];
+            std::fill(dst[k], dst[k] + rows[k] * S, T(0));
+        }
+        const index_t i0 = part == 0 ? 0 : n / 2, i1 = part == 0 ? n / 2 : n;
+        scatter(dst, q + i0 * S, i0, i1);
     });
+    const index_t chunk = 256;
+    for (int it = 0; it < iterations; ++it) {
+        const T* blurred[8];
+        int resk[8]; // which buffer holds kernel k's blurred values
+        for (int k = 0; k < K; ++k) {
+            permutohedral_lattice<T>::add_rows(buf[k][s0], buf[k][s1], rows[k], S);
+            blurred[k] = jobs[static_cast<std::size_t>(k)].lattice->blur(buf[k][s0], buf[k][s1], S);
+            resk[k] = blurred[k] == buf[k][s0] ? s0 : s1;
+        }
+        // the next splat's halves go to the blur's scratch and to the third buffer (fused) or
+        // to the one that held the blurred values (not fused: they are consumed by then)
+        int n0[8], n1[8];
+        for (int k = 0; k < K; ++k) {
+            n0[k] = resk[k] == s0 ? s1 : s0;
+            n1[k] = fuse ? f : resk[k];
+        }
+        if (it + 1 == iterations || !fuse) {
+            // the slice and softmax into Q, in parallel over chunks of points
+            parallel_for_chunks(n, 512, [&](index_t lo, index_t hi) {
+                std::vector<T> t(static_cast<std::size_t>((hi - lo) * S));
+                slice_softmax(blurred, lo, hi, t.data(), q + lo * S);
+            });
+            if (it + 1 == iterations)
+                return;
+            // then the splat of Q
+            parallel_for(2, [&](index_t part) {
+                T* dst[8];
+                for (int k = 0; k < K; ++k) {
+                    dst[k] = buf[k][part == 0 ? n0[k] : n1[k]];
+                    std::fill(dst[k], dst[k] + rows[k] * S, T(0));
+                }
+                const index_t i0 = part == 0 ? 0 : n / 2, i1 = part == 0 ? n / 2 : n;
+                scatter(dst, q + i0 * S, i0, i1);
+            });
+        } else {
+            // slice, softmax and the next splat, per half
+            parallel_for(2, [&](index_t part) {
+                T* dst[8];
+                for (int k = 0; k < K; ++k) {
+                    dst[k] = buf[k][part == 0 ? n0[k] : n1[k]];
+                    std::fill(dst[k], dst[k] + rows[k] * S, T(0));
+                }
+                const index_t i0 = part == 0 ? 0 : n / 2, i1 = part == 0 ? n / 2 : n;
+                std::vector<T> t(static_cast<std::size_t>(chunk * S)), qq(t.size());
+                for (index_t lo = i0; lo < i1; lo += chunk) {
+                    const index_t hi = std::min(i1, lo + chunk);
+                    slice_softmax(blurred, lo, hi, t.data(), qq.data());
+                    scatter(dst, qq.data(), lo, hi);
+                }
+            });
+        }
+        // the roles per kernel (the blur's result buffer depends on d's parity): the new
+        // halves at 0 and 1, the free buffer at 2
+        for (int k = 0; k < K; ++k) {
+            T* const old[3] = {buf[k][0], buf[k][1], buf[k][2]};
+            buf[k][0] = old[n0[k]];
+            buf[k][1] = old[n1[k]];
+            buf[k][2] = fuse ? old[resk[k]] : old[2];
+        }
+        s0 = 0;
+        s1 = 1;
+        f = 2;
+    }
 }
 
 } // namespace detseg::detail
