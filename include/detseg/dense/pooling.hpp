@@ -213,6 +213,17 @@ void global_avg_pool_kernel(strided_view<const T, 4> x, strided_view<U, 2> out) 
         run(0, planes);
 }
 
+/// The checked N×C×H×W view of `global_avg_pool`'s input (H·W ≥ 1).
+template <std::size_t R, class X>
+[[nodiscard]] auto global_avg_pool_input(X&& x) {
+    auto xv = as_view_checked<R>(std::forward<X>(x), "global_avg_pool", "x");
+    using T = typename decltype(xv)::value_type;
+    const auto x4 = to_nchw(strided_view<const T, R>(xv));
+    DETSEG_REQUIRE(x4.extent(2) >= 1 && x4.extent(3) >= 1, "global_avg_pool", "x",
+                   "the spatial size must be positive, got ", x4.extent(2), "x", x4.extent(3));
+    return x4;
+}
+
 } // namespace detail
 
 /// Global average pooling: the mean of each channel over H×W, as
@@ -227,11 +238,7 @@ template <class X, class Out>
             float_output<Out, view_rank_v<X> - 2>
 void global_avg_pool(X&& x, Out&& out) {
     constexpr std::size_t R = view_rank_v<X>;
-    auto xv = detail::as_view_checked<R>(std::forward<X>(x), "global_avg_pool", "x");
-    using T = typename decltype(xv)::value_type;
-    const auto x4 = detail::to_nchw(strided_view<const T, R>(xv));
-    DETSEG_REQUIRE(x4.extent(2) >= 1 && x4.extent(3) >= 1, "global_avg_pool", "x",
-                   "the spatial size must be positive, got ", x4.extent(2), "x", x4.extent(3));
+    const auto x4 = detail::global_avg_pool_input<R>(std::forward<X>(x));
     auto ov = detail::as_view_checked<R - 2>(std::forward<Out>(out), "global_avg_pool", "out");
     strided_view<typename decltype(ov)::element_type, 2> o2;
     if constexpr (R == 3) {
@@ -252,11 +259,8 @@ template <class X>
     requires(view_rank_v<X> == 3 || view_rank_v<X> == 4) && dense_map_source<X, view_rank_v<X>>
 [[nodiscard]] auto global_avg_pool(X&& x) {
     constexpr std::size_t R = view_rank_v<X>;
-    auto xv = detail::as_view_checked<R>(std::forward<X>(x), "global_avg_pool", "x");
-    using T = typename decltype(xv)::value_type;
-    const auto x4 = detail::to_nchw(strided_view<const T, R>(xv));
-    DETSEG_REQUIRE(x4.extent(2) >= 1 && x4.extent(3) >= 1, "global_avg_pool", "x",
-                   "the spatial size must be positive, got ", x4.extent(2), "x", x4.extent(3));
+    const auto x4 = detail::global_avg_pool_input<R>(std::forward<X>(x));
+    using T = typename decltype(x4)::value_type;
     tensor<T, R - 2> result(detail::nchw_extents<R - 2>(0, 0, x4.extent(0), x4.extent(1)));
     detail::global_avg_pool_kernel(
         x4, strided_view<T, 2>(result.data(), {x4.extent(0), x4.extent(1)}));

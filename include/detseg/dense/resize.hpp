@@ -36,6 +36,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -250,6 +251,22 @@ inline void check_resize_size(index_t h, index_t w, const char* fn) {
     return static_cast<index_t>(s);
 }
 
+/// The checked N×C×H×W input of a scale-factor resize and its output size (see `scaled_size`).
+template <class X>
+struct scaled_resize_input {
+    X x;
+    index_t h, w;
+};
+
+template <std::size_t R, class In>
+[[nodiscard]] auto resize_scale_input(In&& input, double scale_h, double scale_w,
+                                      const char* fn) {
+    const auto x = resize_input<R>(std::forward<In>(input), fn);
+    const index_t h = scaled_size(x.extent(2), scale_h, fn, "scale_h");
+    const index_t w = scaled_size(x.extent(3), scale_w, fn, "scale_w");
+    return scaled_resize_input<std::remove_const_t<decltype(x)>>{x, h, w};
+}
+
 template <class X, class Out>
 void check_resize_out(const X& x, const Out& o, index_t h, index_t w, const char* fn) {
     const auto want = nchw_extents<4>(x.extent(0), x.extent(1), h, w);
@@ -316,9 +333,8 @@ void resize_bilinear_scale(In&& input, double scale_h, double scale_w, Out&& out
                            const resize_options& options = {}) {
     constexpr std::size_t R = view_rank_v<In>;
     const char* fn = "resize_bilinear_scale";
-    const auto x = detail::resize_input<R>(std::forward<In>(input), fn);
-    const index_t h = detail::scaled_size(x.extent(2), scale_h, fn, "scale_h");
-    const index_t w = detail::scaled_size(x.extent(3), scale_w, fn, "scale_w");
+    const auto [x, h, w] =
+        detail::resize_scale_input<R>(std::forward<In>(input), scale_h, scale_w, fn);
     const auto o = detail::to_nchw(detail::as_view_checked<R>(std::forward<Out>(out), fn, "out"));
     detail::check_resize_out(x, o, h, w, fn);
     detail::resize_bilinear_kernel(x, o, options.align_corners, scale_h, scale_w);
@@ -331,9 +347,8 @@ template <class In>
                                          const resize_options& options = {}) {
     constexpr std::size_t R = view_rank_v<In>;
     const char* fn = "resize_bilinear_scale";
-    const auto x = detail::resize_input<R>(std::forward<In>(input), fn);
-    const index_t h = detail::scaled_size(x.extent(2), scale_h, fn, "scale_h");
-    const index_t w = detail::scaled_size(x.extent(3), scale_w, fn, "scale_w");
+    const auto [x, h, w] =
+        detail::resize_scale_input<R>(std::forward<In>(input), scale_h, scale_w, fn);
     using T = typename decltype(x)::value_type;
     tensor<T, R> result(detail::nchw_extents<R>(x.extent(0), x.extent(1), h, w));
     detail::resize_bilinear_kernel(x, detail::to_nchw(result.view()), options.align_corners,

@@ -212,6 +212,38 @@ inline void check_transition_params(index_t radius, double beta, const char* fn)
     DETSEG_REQUIRE(beta > 0, fn, "params", "beta must be > 0, got ", beta);
 }
 
+/// The transition matrix (`T = D⁻¹ A^β`) from the affinities `pair(j, y, x, y', x')` of the
+/// in-image pairs (y, x) ~ (y', x') = (y, x) + `half[j]`, evaluated in double with rows in
+/// parallel (each entry written once: the same result for any thread count).
+template <class T, class Pair>
+[[nodiscard]] random_walk_transition<T>
+transition_from_pairs(index_t h, index_t w, index_t radius, double beta,
+                      const std::vector<pixel_offset>& half, const Pair& pair) {
+    const index_t nh = static_cast<index_t>(half.size());
+    // Forward affinities a(j, y, x), 0 outside the image.
+    std::vector<double> a(static_cast<std::size_t>(nh * h * w), 0.0);
+    parallel_for_chunks(h, 8, [&](index_t y0, index_t y1) {
+        for (index_t j = 0; j < nh; ++j) {
+            const auto d = half[static_cast<std::size_t>(j)];
+            for (index_t y = y0; y < y1; ++y) {
+                const index_t yy = y + d.dy;
+                if (yy >= h)
+                    continue;
+                for (index_t x = 0; x < w; ++x) {
+                    const index_t xx = x + d.dx;
+                    if (xx < 0 || xx >= w)
+                        continue;
+                    a[static_cast<std::size_t>((j * h + y) * w + x)] = pair(j, y, x, yy, xx);
+                }
+            }
+        }
+    });
+    return random_walk_transition<T>::from_affinities(
+        h, w, radius, beta, [&](index_t j, index_t y, index_t x) {
+            return a[static_cast<std::size_t>((j * h + y) * w + x)];
+        });
+}
+
 } // namespace detail
 
 /// AffinityNet's transition matrix from a C×H×W feature map: `a_ij = exp(-dist(f_i, f_j))`
@@ -232,34 +264,15 @@ template <class Features>
     detail::require_finite(f, fn, "features");
     const index_t c = f.extent(0), h = f.extent(1), w = f.extent(2);
     const auto half = affinity_offsets(params.radius);
-    const index_t nh = static_cast<index_t>(half.size());
-    // Forward affinities a(j, y, x), 0 outside the image.
-    std::vector<double> a(static_cast<std::size_t>(nh * h * w), 0.0);
     const double scale =
         params.distance == feature_distance::l1_mean && c > 0 ? 1.0 / double(c) : 1.0;
-    parallel_for_chunks(h, 8, [&](index_t y0, index_t y1) {
-        for (index_t j = 0; j < nh; ++j) {
-            const auto d = half[static_cast<std::size_t>(j)];
-            for (index_t y = y0; y < y1; ++y) {
-                const index_t yy = y + d.dy;
-                if (yy >= h)
-                    continue;
-                for (index_t x = 0; x < w; ++x) {
-                    const index_t xx = x + d.dx;
-                    if (xx < 0 || xx >= w)
-                        continue;
-                    double s = 0;
-                    for (index_t k = 0; k < c; ++k)
-                        s += std::abs(static_cast<double>(f(k, y, x)) -
-                                      static_cast<double>(f(k, yy, xx)));
-                    a[static_cast<std::size_t>((j * h + y) * w + x)] = std::exp(-(s * scale));
-                }
-            }
-        }
-    });
-    return random_walk_transition<T>::from_affinities(
-        h, w, params.radius, params.beta, [&](index_t j, index_t y, index_t x) {
-            return a[static_cast<std::size_t>((j * h + y) * w + x)];
+    return detail::transition_from_pairs<T>(
+        h, w, params.radius, params.beta, half,
+        [&](index_t, index_t y, index_t x, index_t yy, index_t xx) {
+            double s = 0;
+            for (index_t k = 0; k < c; ++k)
+                s += std::abs(static_cast<double>(f(k, y, x)) - static_cast<double>(f(k, yy, xx)));
+            return std::exp(-(s * scale));
         });
 }
 
@@ -284,33 +297,16 @@ template <class Boundary>
                            static_cast<double>(b(y, x)), " at (", y, ", ", x,
                            ") is outside [0, 1]");
     const auto half = affinity_offsets(params.radius);
-    const index_t nh = static_cast<index_t>(half.size());
     std::vector<std::vector<pixel_offset>> paths;
     for (const auto& d : half)
         paths.push_back(detail::path_pixels(d));
-    std::vector<double> a(static_cast<std::size_t>(nh * h * w), 0.0);
-    parallel_for_chunks(h, 8, [&](index_t y0, index_t y1) {
-        for (index_t j = 0; j < nh; ++j) {
-            const auto d = half[static_cast<std::size_t>(j)];
-            const auto& path = paths[static_cast<std::size_t>(j)];
-            for (index_t y = y0; y < y1; ++y) {
-                if (y + d.dy >= h)
-                    continue;
-                for (index_t x = 0; x < w; ++x) {
-                    if (x + d.dx < 0 || x + d.dx >= w)
-                        continue;
-                    T m = T(0);
-                    for (const auto& k : path)
-                        m = std::max(m, b(y + k.dy, x + k.dx));
-                    a[static_cast<std::size_t>((j * h + y) * w + x)] = 1.0 - static_cast<double>(m);
-                }
-            }
-        }
-    });
-    return random_walk_transition<T>::from_affinities(
-        h, w, params.radius, params.beta, [&](index_t j, index_t y, index_t x) {
-            return a[static_cast<std::size_t>((j * h + y) * w + x)];
-        });
+    const auto path_affinity = [&](index_t j, index_t y, index_t x, index_t, index_t) {
+        T m = T(0);
+        for (const auto& k : paths[static_cast<std::size_t>(j)])
+            m = std::max(m, b(y + k.dy, x + k.dx));
+        return 1.0 - static_cast<double>(m);
+    };
+    return detail::transition_from_pairs<T>(h, w, params.radius, params.beta, half, path_affinity);
 }
 
 /// The transition matrix from given affinities: `affinity(j, y, x)` (J×H×W, J =

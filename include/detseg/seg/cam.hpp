@@ -202,9 +202,8 @@ inline void check_normalize_params(const cam_normalize_params& p, const char* fn
 template <class Cams, float_output<3> Out>
 void normalize_cam(const Cams& cams, Out&& out, const cam_normalize_params& params = {}) {
     constexpr const char* fn = "normalize_cam";
-    const auto in = detail::cam_input<3>(cams, fn, "cams");
-    detail::check_normalize_params(params, fn);
-    detail::require_finite(in, fn, "cams");
+    const auto in =
+        detail::checked_cams(cams, fn, [&] { detail::check_normalize_params(params, fn); });
     auto o = detail::cam_output<3>(std::forward<Out>(out), in.extents(), fn, "out");
     detail::normalize_kernel(in, o, params);
 }
@@ -213,9 +212,8 @@ void normalize_cam(const Cams& cams, Out&& out, const cam_normalize_params& para
 template <class Cams>
 [[nodiscard]] auto normalize_cam(const Cams& cams, const cam_normalize_params& params = {}) {
     constexpr const char* fn = "normalize_cam";
-    const auto in = detail::cam_input<3>(cams, fn, "cams");
-    detail::check_normalize_params(params, fn);
-    detail::require_finite(in, fn, "cams");
+    const auto in =
+        detail::checked_cams(cams, fn, [&] { detail::check_normalize_params(params, fn); });
     tensor<typename decltype(in)::value_type, 3> out(in.extents());
     detail::normalize_kernel(in, out.view(), params);
     return out;

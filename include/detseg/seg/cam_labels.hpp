@@ -162,9 +162,7 @@ template <class Out>
 template <class Cams, float_output<2> Out>
 void cam_background(const Cams& cams, Out&& out, const cam_label_params& params = {}) {
     constexpr const char* fn = "cam_background";
-    const auto v = detail::cam_input<3>(cams, fn, "cams");
-    detail::check_label_params(params, fn);
-    detail::require_finite(v, fn, "cams");
+    const auto v = detail::checked_cams(cams, fn, [&] { detail::check_label_params(params, fn); });
     auto o = detail::cam_output<2>(std::forward<Out>(out), {v.extent(1), v.extent(2)}, fn, "out");
     detail::background_into(v, o, params);
 }
@@ -173,9 +171,7 @@ void cam_background(const Cams& cams, Out&& out, const cam_label_params& params 
 template <class Cams>
 [[nodiscard]] auto cam_background(const Cams& cams, const cam_label_params& params = {}) {
     constexpr const char* fn = "cam_background";
-    const auto v = detail::cam_input<3>(cams, fn, "cams");
-    detail::check_label_params(params, fn);
-    detail::require_finite(v, fn, "cams");
+    const auto v = detail::checked_cams(cams, fn, [&] { detail::check_label_params(params, fn); });
     tensor<typename decltype(v)::value_type, 2> out({v.extent(1), v.extent(2)});
     detail::background_into(v, out.view(), params);
     return out;
@@ -186,9 +182,7 @@ template <class Cams>
 template <class Cams>
 [[nodiscard]] auto cam_with_background(const Cams& cams, const cam_label_params& params = {}) {
     constexpr const char* fn = "cam_with_background";
-    const auto v = detail::cam_input<3>(cams, fn, "cams");
-    detail::check_label_params(params, fn);
-    detail::require_finite(v, fn, "cams");
+    const auto v = detail::checked_cams(cams, fn, [&] { detail::check_label_params(params, fn); });
     using T = typename decltype(v)::value_type;
     const index_t k = v.extent(0), h = v.extent(1), w = v.extent(2);
     tensor<T, 3> out({k + 1, h, w});
@@ -210,9 +204,7 @@ template <class Cams>
 template <class Cams, class Out>
 void cam_to_labels(const Cams& cams, Out&& out, const cam_label_params& params = {}) {
     constexpr const char* fn = "cam_to_labels";
-    const auto v = detail::cam_input<3>(cams, fn, "cams");
-    detail::check_label_params(params, fn);
-    detail::require_finite(v, fn, "cams");
+    const auto v = detail::checked_cams(cams, fn, [&] { detail::check_label_params(params, fn); });
     auto o = detail::label_output(std::forward<Out>(out), v.extent(1), v.extent(2), fn);
     detail::check_label_range<typename decltype(o)::value_type>(v.extent(0), std::nullopt, fn);
     detail::labels_into(v, o, params);
@@ -238,9 +230,7 @@ template <class Label = std::uint8_t, class Cams>
 template <class Cams, class Out>
 void cam_to_dual_labels(const Cams& cams, Out&& out, const dual_threshold_params& params = {}) {
     constexpr const char* fn = "cam_to_dual_labels";
-    const auto v = detail::cam_input<3>(cams, fn, "cams");
-    detail::check_dual_params(params, fn);
-    detail::require_finite(v, fn, "cams");
+    const auto v = detail::checked_cams(cams, fn, [&] { detail::check_dual_params(params, fn); });
     auto o = detail::label_output(std::forward<Out>(out), v.extent(1), v.extent(2), fn);
     detail::check_label_range<typename decltype(o)::value_type>(v.extent(0), params.ignore_index,
                                                                 fn);

@@ -172,7 +172,6 @@ void replicate_border(T* planes, index_t c, index_t h, index_t w, index_t pad) {
 template <class T, class I, class M, class Out>
 void par_into(const strided_view<const I, 3>& img, const strided_view<const M, 3>& m, Out o,
               const par_params& p) {
-    using U = typename Out::value_type;
     const index_t c = m.extent(0), h = m.extent(1), w = m.extent(2);
     index_t pad = 0;
     for (index_t d : p.dilations)
@@ -180,12 +179,7 @@ void par_into(const strided_view<const I, 3>& img, const strided_view<const M, 3
     const auto wts = par_weights<T>(img, p);
     const auto offs = par_offsets(p.dilations);
     const index_t pitch = w + 2 * pad, plane = (h + 2 * pad) * pitch;
-    std::vector<T> a(static_cast<std::size_t>(c * plane), T(0)), b(a.size(), T(0));
-    for (index_t k = 0; k < c; ++k)
-        for (index_t y = 0; y < h; ++y)
-            for (index_t x = 0; x < w; ++x)
-                a[static_cast<std::size_t>(k * plane + (y + pad) * pitch + x + pad)] =
-                    static_cast<T>(m(k, y, x));
+    std::vector<T> a = padded_planes<T>(m, pad), b(a.size(), T(0));
     std::vector<index_t> disp;
     for (const auto& [dy, dx] : offs)
         disp.push_back(dy * pitch + dx);
@@ -200,11 +194,7 @@ void par_into(const strided_view<const I, 3>& img, const strided_view<const M, 3
                             [&](index_t y0, index_t y1) { rw_rows(s, cur, nxt, y0, y1); });
         std::swap(cur, nxt);
     }
-    for (index_t k = 0; k < c; ++k)
-        for (index_t y = 0; y < h; ++y)
-            for (index_t x = 0; x < w; ++x)
-                o(k, y, x) = static_cast<U>(
-                    cur[static_cast<std::size_t>(k * plane + (y + pad) * pitch + x + pad)]);
+    unpad_planes(cur, pad, o);
 }
 
 template <class I, class M>

@@ -198,6 +198,28 @@ inline pixel_ce_config pseudo_config(const pseudo_label_loss_params& p) {
 template <class Logits>
 using logits_view_t = decltype(as_view(std::declval<const Logits&>()));
 
+/// The returned forms' body: a fresh gradient tensor shaped like `logits` (and, for
+/// `loss_reduction::none`, a per-pixel loss tensor) filled by `write(grad[, losses])`.
+template <class Logits, class Write>
+[[nodiscard]] auto loss_into_tensors(const Logits& logits, const char* fn, loss_reduction reduction,
+                                     const Write& write) {
+    constexpr std::size_t R = logits_rank_v<Logits>;
+    using X = logits_value_t<Logits>;
+    const auto x = as_view_checked<R>(logits, fn, "logits");
+    loss_result<X, R> r;
+    r.grad = tensor<X, R>(x.extents());
+    if (reduction == loss_reduction::none) {
+        std::array<index_t, R - 1> e{};
+        for (std::size_t k = 0; k + 1 < R; ++k)
+            e[k] = x.extent(k < (R == 4 ? 1 : 0) ? k : k + 1);
+        r.losses = tensor<X, R - 1>(e);
+        r.value = write(r.grad, r.losses);
+    } else {
+        r.value = write(r.grad);
+    }
+    return r;
+}
+
 } // namespace detail
 
 /// An integer label source matching logits of rank R (rank R - 1).
@@ -293,21 +315,10 @@ template <logits_source Logits, class Labels, class Weights>
 [[nodiscard]] auto cross_entropy_loss(const Logits& logits, const Labels& labels,
                                       const Weights& class_weights,
                                       const cross_entropy_params& params = {}) {
-    constexpr std::size_t R = detail::logits_rank_v<Logits>;
-    using X = detail::logits_value_t<Logits>;
-    const auto x = detail::as_view_checked<R>(logits, "cross_entropy_loss", "logits");
-    loss_result<X, R> r;
-    r.grad = tensor<X, R>(x.extents());
-    if (params.reduction == loss_reduction::none) {
-        std::array<index_t, R - 1> e{};
-        for (std::size_t k = 0; k + 1 < R; ++k)
-            e[k] = x.extent(k < (R == 4 ? 1 : 0) ? k : k + 1);
-        r.losses = tensor<X, R - 1>(e);
-        r.value = cross_entropy_loss(logits, labels, class_weights, r.grad, r.losses, params);
-    } else {
-        r.value = cross_entropy_loss(logits, labels, class_weights, r.grad, params);
-    }
-    return r;
+    const auto write = [&](auto&... out) {
+        return cross_entropy_loss(logits, labels, class_weights, out..., params);
+    };
+    return detail::loss_into_tensors(logits, "cross_entropy_loss", params.reduction, write);
 }
 
 /// `cross_entropy_loss` without class weights, returning value, gradient and (for `none`) the
@@ -391,21 +402,10 @@ template <logits_source Logits, class Labels, class Conf>
 [[nodiscard]] auto pseudo_label_loss(const Logits& logits, const Labels& labels,
                                      const Conf& confidence,
                                      const pseudo_label_loss_params& params = {}) {
-    constexpr std::size_t R = detail::logits_rank_v<Logits>;
-    using X = detail::logits_value_t<Logits>;
-    const auto x = detail::as_view_checked<R>(logits, "pseudo_label_loss", "logits");
-    loss_result<X, R> r;
-    r.grad = tensor<X, R>(x.extents());
-    if (params.reduction == loss_reduction::none) {
-        std::array<index_t, R - 1> e{};
-        for (std::size_t k = 0; k + 1 < R; ++k)
-            e[k] = x.extent(k < (R == 4 ? 1 : 0) ? k : k + 1);
-        r.losses = tensor<X, R - 1>(e);
-        r.value = pseudo_label_loss(logits, labels, confidence, r.grad, r.losses, params);
-    } else {
-        r.value = pseudo_label_loss(logits, labels, confidence, r.grad, params);
-    }
-    return r;
+    const auto write = [&](auto&... out) {
+        return pseudo_label_loss(logits, labels, confidence, out..., params);
+    };
+    return detail::loss_into_tensors(logits, "pseudo_label_loss", params.reduction, write);
 }
 
 } // namespace detseg

@@ -46,15 +46,9 @@ namespace detail {
 template <class T, class M, class Out>
 void random_walk_into(const random_walk_transition<T>& trans, const strided_view<const M, 3>& m,
                       Out o, index_t steps) {
-    using U = typename Out::value_type;
     const index_t c = m.extent(0), h = trans.height(), w = trans.width(), r = trans.radius();
     const index_t pitch = w + 2 * r, plane = (h + 2 * r) * pitch;
-    std::vector<T> a(static_cast<std::size_t>(c * plane), T(0)), b(a.size(), T(0));
-    for (index_t k = 0; k < c; ++k)
-        for (index_t y = 0; y < h; ++y)
-            for (index_t x = 0; x < w; ++x)
-                a[static_cast<std::size_t>(k * plane + (y + r) * pitch + x + r)] =
-                    static_cast<T>(m(k, y, x));
+    std::vector<T> a = padded_planes<T>(m, r), b(a.size(), T(0));
     std::vector<index_t> disp;
     for (const auto& d : trans.offsets())
         disp.push_back(d.dy * pitch + d.dx);
@@ -76,11 +70,7 @@ void random_walk_into(const random_walk_transition<T>& trans, const strided_view
                             [&](index_t y0, index_t y1) { rw_rows(s, cur, nxt, y0, y1); });
         std::swap(cur, nxt);
     }
-    for (index_t k = 0; k < c; ++k)
-        for (index_t y = 0; y < h; ++y)
-            for (index_t x = 0; x < w; ++x)
-                o(k, y, x) = static_cast<U>(
-                    cur[static_cast<std::size_t>(k * plane + (y + r) * pitch + x + r)]);
+    unpad_planes(cur, r, o);
 }
 
 template <class T, class M>

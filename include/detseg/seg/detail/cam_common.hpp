@@ -2,7 +2,8 @@
 #define DETSEG_SEG_DETAIL_CAM_COMMON_HPP
 
 // Shared argument handling of the CAM headers (cam, cam_labels, cam_aggregate, random_walk, par,
-// cam_sweep): floating-point map views, finiteness checks, output views, label-value ranges.
+// cam_sweep): floating-point map views, finiteness checks, output views, label-value ranges; and
+// the padded class planes that random_walk and par iterate on.
 
 #include <detseg/config.hpp>
 #include <detseg/core/concepts.hpp>
@@ -19,6 +20,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace detseg::detail {
 
@@ -63,6 +65,45 @@ void require_finite(const strided_view<const T, R>& v, const char* fn, const cha
             idx[r] = 0;
         }
     }
+}
+
+/// C planes holding the C×H×W maps `m` with `pad` zeros on every side: row pitch W + 2·pad,
+/// (H + 2·pad)·pitch elements per plane.
+template <class T, class M>
+[[nodiscard]] std::vector<T> padded_planes(const strided_view<const M, 3>& m, index_t pad) {
+    const index_t c = m.extent(0), h = m.extent(1), w = m.extent(2);
+    const index_t pitch = w + 2 * pad, plane = (h + 2 * pad) * pitch;
+    std::vector<T> a(static_cast<std::size_t>(c * plane), T(0));
+    for (index_t k = 0; k < c; ++k)
+        for (index_t y = 0; y < h; ++y)
+            for (index_t x = 0; x < w; ++x)
+                a[static_cast<std::size_t>(k * plane + (y + pad) * pitch + x + pad)] =
+                    static_cast<T>(m(k, y, x));
+    return a;
+}
+
+/// Writes the interiors of the padded planes `p` (layout of `padded_planes`) into the C×H×W
+/// view `o`, converted to its element type.
+template <class T, class Out>
+void unpad_planes(const T* p, index_t pad, Out o) {
+    using U = typename Out::value_type;
+    const index_t c = o.extent(0), h = o.extent(1), w = o.extent(2);
+    const index_t pitch = w + 2 * pad, plane = (h + 2 * pad) * pitch;
+    for (index_t k = 0; k < c; ++k)
+        for (index_t y = 0; y < h; ++y)
+            for (index_t x = 0; x < w; ++x)
+                o(k, y, x) = static_cast<U>(
+                    p[static_cast<std::size_t>(k * plane + (y + pad) * pitch + x + pad)]);
+}
+
+/// The read-only K×H×W view of a `cams` argument, checked in this order: its type and rank,
+/// then `check_params()`, then that every value is finite.
+template <class S, class Check>
+[[nodiscard]] auto checked_cams(const S& cams, const char* fn, const Check& check_params) {
+    const auto v = cam_input<3>(cams, fn, "cams");
+    check_params();
+    require_finite(v, fn, "cams");
+    return v;
 }
 
 /// Throws unless `x` is finite.
