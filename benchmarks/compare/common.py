@@ -10,6 +10,7 @@ on the same arrays.
 
 import argparse
 import contextlib
+import importlib
 import json
 import math
 import os
@@ -121,6 +122,21 @@ def import_references(*modules):
     except ImportError as e:
         sys.stderr.write(f"{PROG}: {e}; run it with Debian's /usr/bin/python3\n")
         return None
+
+
+def reference_generator(name):
+    """The fixture generator tests/reference/<name>.py imported as a module, for the reference
+    definitions it shares with a comparison. The environment is left as it was (a generator may
+    pin ATEN_CPU_CAPABILITY for reproducible fixtures; the timings must not be affected)."""
+    saved = dict(os.environ)
+    folder = str(REPO_ROOT / "tests" / "reference")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    try:
+        return importlib.import_module(name)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 # --- building and running the C++ side ------------------------------------------------------------

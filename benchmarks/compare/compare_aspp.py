@@ -29,8 +29,8 @@ a result differs, 2 on a setup error.
 import sys
 
 from common import (argument_parser, build, check_reps, clock_name, fail, fmt,
-                    import_references, np, print_header, ratio, run_json, time_call,
-                    work_directory, write_json)
+                    import_references, np, print_header, ratio, reference_generator,
+                    run_json, time_call, work_directory, write_json)
 
 SEED = 20261121
 MIN_REPS = 5
@@ -47,17 +47,10 @@ TARGET_CASE = "tv2048_33"
 def make_model(torch, cfg, seed):
     """torchvision's ASPP (or the separable variant) in eval mode, with seeded weights."""
     from torch import nn
-    from torchvision.models.segmentation.deeplabv3 import ASPP
 
     cin, cout, _, _, variant, rates = cfg
     torch.manual_seed(seed)
-    m = ASPP(cin, list(rates), cout)
-    if variant == 1:
-        for k, r in enumerate(rates, start=1):
-            m.convs[k] = nn.Sequential(
-                nn.Conv2d(cin, cin, 3, padding=r, dilation=r, groups=cin, bias=False),
-                nn.BatchNorm2d(cin), nn.ReLU(),
-                nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+    m = reference_generator("gen_aspp_fixtures").aspp_module(cin, cout, rates, variant)
     g = torch.Generator().manual_seed(seed + 1)
     for mod in m.modules():
         if isinstance(mod, nn.BatchNorm2d):

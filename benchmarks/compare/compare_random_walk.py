@@ -39,15 +39,6 @@ def make_inputs(rng, h, w, k):
     return b, maps
 
 
-def half_offsets(radius):
-    out = [(0, dx) for dx in range(1, radius)]
-    for dy in range(1, radius):
-        for dx in range(-radius + 1, radius):
-            if dx * dx + dy * dy < radius * radius:
-                out.append((dy, dx))
-    return out
-
-
 def path(dy, dx):
     length2 = dy * dy + dx * dx
     return [(y, x) for y in range(min(0, dy), max(0, dy) + 1)
@@ -57,11 +48,11 @@ def path(dy, dx):
 class TorchWalk:
     """IRN-style sparse random walk in PyTorch (precomputed pair indices, as IRN's PathIndex)."""
 
-    def __init__(self, torch, h, w, radius):
+    def __init__(self, torch, h, w, radius, offsets):
         self.torch, self.h, self.w, self.radius = torch, h, w, radius
         ys, xs = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
         src, dst, self.masks, self.paths = [], [], [], []
-        for dy, dx in half_offsets(radius):
+        for dy, dx in offsets:
             ok = (ys + dy < h) & (xs + dx >= 0) & (xs + dx < w)
             src.append((ys * w + xs)[ok])
             dst.append(((ys + dy) * w + xs + dx)[ok])
@@ -122,7 +113,9 @@ def main():
                                 args.steps])
         got = np.fromfile(workdir / "walk.f32", dtype=np.float32).reshape(maps.shape)
 
-    ref = TorchWalk(torch, h, w, args.radius)
+    # PSA/IRN's offset order, as the fixtures of tests/seg/random_walk.test.cpp define it
+    offsets = common.reference_generator("gen_cam_fixtures").half_offsets(args.radius)
+    ref = TorchWalk(torch, h, w, args.radius, offsets)
     tb, tm = torch.from_numpy(boundary), torch.from_numpy(maps)
     t_build, trans = common.time_call(lambda: ref.transition(tb, args.beta), args.reps, warmup=1)
     t_walk, out = common.time_call(lambda: ref.walk(trans, tm, args.steps), args.reps, warmup=1)

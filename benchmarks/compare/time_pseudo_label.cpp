@@ -19,21 +19,11 @@
 #include <cstdint>
 #include <string>
 
-#if DETSEG_HAS_OPENMP
-#include <omp.h>
-#endif
-
 namespace {
 
 using detseg::index_t;
 
-void set_threads(int t) {
-#if DETSEG_HAS_OPENMP
-    omp_set_num_threads(t);
-#else
-    (void)t;
-#endif
-}
+using timing::set_threads;
 
 struct inputs {
     detseg::tensor<float, 4> logits;

@@ -19,27 +19,15 @@
 #include <string>
 #include <vector>
 
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
-
 int main(int argc, char** argv) {
-    int reps = 5;
-    std::vector<std::string> args;
-    for (int i = 1; i < argc; ++i) {
-        const std::string s = argv[i];
-        if (s == "--reps" && i + 1 < argc)
-            reps = std::atoi(argv[++i]);
-        else
-            args.push_back(s);
-    }
+    const auto cl = timing::parse_command_line(argc, argv, 5);
+    const int reps = cl.reps;
+    const std::vector<std::string>& args = cl.args;
     if (args.size() != 4 || reps < 1) {
         std::fprintf(stderr, "usage: time_random_walk [--reps R] <dir> <radius> <beta> <steps>\n");
         return 2;
     }
-#if defined(_OPENMP)
-    omp_set_num_threads(1);
-#endif
+    timing::set_threads(1);
     try {
         const std::string dir = args[0];
         const detseg::index_t radius = std::atol(args[1].c_str());

@@ -95,20 +95,41 @@ void write_raw(const std::string& path, const std::vector<T>& v) {
     write_raw(path, v.data(), v.size());
 }
 
+/// Sets the number of OpenMP threads (nothing without OpenMP).
+inline void set_threads(int t) {
+#if defined(_OPENMP)
+    omp_set_num_threads(t);
+#else
+    (void)t;
+#endif
+}
+
+/// A timer program's command line `prog [--reps R] <arg>...`.
+struct command_line {
+    int reps;                      ///< R, or the default when absent
+    std::vector<std::string> args; ///< the other arguments, in order
+};
+
+inline command_line parse_command_line(int argc, char** argv, int default_reps) {
+    command_line c{default_reps, {}};
+    for (int i = 1; i < argc; ++i) {
+        const std::string s = argv[i];
+        if (s == "--reps" && i + 1 < argc)
+            c.reps = std::atoi(argv[++i]);
+        else
+            c.args.push_back(s);
+    }
+    return c;
+}
+
 /// The main of a timer program `prog [--reps R] <dir> <case>...`: one OpenMP thread, then
 /// `run_case(dir, case, reps)` (a JSON object) for each case, printed as one JSON document.
 /// Returns the exit status (2 on a usage error, 1 on an exception).
 template <class RunCase>
 int run_cases(int argc, char** argv, const char* usage, RunCase&& run_case) {
-    int reps = 21;
-    std::vector<std::string> args;
-    for (int i = 1; i < argc; ++i) {
-        const std::string s = argv[i];
-        if (s == "--reps" && i + 1 < argc)
-            reps = std::atoi(argv[++i]);
-        else
-            args.push_back(s);
-    }
+    const auto cl = parse_command_line(argc, argv, 21);
+    const int reps = cl.reps;
+    const std::vector<std::string>& args = cl.args;
     if (args.size() < 2 || reps < 1) {
         std::fprintf(stderr, "usage: %s\n", usage);
         return 2;

@@ -1,5 +1,6 @@
 #include <detseg/dense/conv2d.hpp>
 
+#include "support/dense_fixtures.hpp"
 #include "support/errors.hpp"
 #include "support/fixtures.hpp"
 
@@ -22,22 +23,7 @@ using detseg::index_t;
 
 namespace {
 
-// The counter-based generator of tests/reference/gen_conv2d_fixtures.py, bit for bit.
-std::vector<double> counter_values(std::uint64_t seed, index_t n) {
-    std::vector<double> v(static_cast<std::size_t>(n));
-    for (index_t i = 0; i < n; ++i) {
-        std::uint64_t z = seed * 0x9E3779B97F4A7C15ull +
-                          static_cast<std::uint64_t>(i + 1) * 0xD1B54A32D192ED03ull;
-        z ^= z >> 30;
-        z *= 0xBF58476D1CE4E5B9ull;
-        z ^= z >> 27;
-        z *= 0x94D049BB133111EBull;
-        z ^= z >> 31;
-        const auto u = static_cast<std::int64_t>(z >> 44) - (std::int64_t{1} << 19);
-        v[static_cast<std::size_t>(i)] = static_cast<double>(u) / double(1 << 19);
-    }
-    return v;
-}
+using testing::counter_values;
 
 double weight_scale(index_t fan_in) {
     const int e = (std::bit_width(static_cast<std::uint64_t>(fan_in)) - 1) / 2;
@@ -128,12 +114,7 @@ std::vector<long double> oracle(const detseg::tensor<T, 4>& x, const detseg::ten
 }
 
 std::vector<std::string> case_names() {
-    std::ifstream f(testing::data_path("dense/conv/cases.txt"));
-    std::vector<std::string> names;
-    for (std::string s; std::getline(f, s);)
-        if (!s.empty())
-            names.push_back(s);
-    return names;
+    return testing::fixture_case_names("dense/conv/cases.txt");
 }
 
 template <class T>

@@ -34,7 +34,6 @@ and ``small_state/<key>.npy`` (float32): the ``state_dict`` of case ``small`` as
     /usr/bin/python3 tests/reference/gen_aspp_fixtures.py [--out-dir DIR]
 """
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -42,9 +41,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fixture_files import parse_args  # noqa: E402
 from gen_conv2d_fixtures import counter_values, weight_scale  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = 4096
 
 # name: (in, out, H, W, variant, seed, rates)
@@ -104,11 +103,13 @@ def state_dict(cfg):
             for t, (k, s) in enumerate(tensor_shapes(cin, cout, rates, variant))}
 
 
-def model(torch, cfg):
+def aspp_module(cin, cout, rates, variant):
+    """torchvision's DeepLabV3 ``ASPP`` with its default initialisation; variant 1 (separable):
+    each dilated branch a depthwise 3×3 → BN → ReLU → pointwise 1×1 → BN → ReLU. (Also used by
+    benchmarks/compare/compare_aspp.py.)"""
     from torch import nn
     from torchvision.models.segmentation.deeplabv3 import ASPP
 
-    cin, cout, _, _, variant, _, rates = cfg
     m = ASPP(cin, list(rates), cout)
     if variant == 1:
         for k, r in enumerate(rates, start=1):
@@ -116,6 +117,12 @@ def model(torch, cfg):
                 nn.Conv2d(cin, cin, 3, padding=r, dilation=r, groups=cin, bias=False),
                 nn.BatchNorm2d(cin), nn.ReLU(),
                 nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+    return m
+
+
+def model(torch, cfg):
+    cin, cout, _, _, variant, _, rates = cfg
+    m = aspp_module(cin, cout, rates, variant)
     sd = {k: torch.from_numpy(v) for k, v in state_dict(cfg).items()}
     missing, unexpected = m.load_state_dict(sd, strict=False)
     assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), missing
@@ -123,9 +130,7 @@ def model(torch, cfg):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out-dir", type=Path, default=REPO_ROOT / "tests" / "data" / "seg" / "aspp")
-    args = p.parse_args(argv)
+    args = parse_args(__doc__, "seg/aspp", argv)
     os.environ.setdefault("ATEN_CPU_CAPABILITY", "default")
     import torch
 

@@ -3,7 +3,8 @@
 many shapes, in float32 and float64.
 
 Inputs, weights and biases are not stored: they come from a counter-based generator that the
-C++ test reproduces bit for bit (``counter_values`` below, ``counter_values`` in the test):
+C++ tests reproduce bit for bit (``counter_values`` below, ``testing::counter_values`` in
+tests/support/dense_fixtures.hpp):
 
     z = seed * 0x9E3779B97F4A7C15 + (i + 1) * 0xD1B54A32D192ED03   (mod 2**64)
     z ^= z >> 30; z *= 0xBF58476D1CE4E5B9; z ^= z >> 27; z *= 0x94D049BB133111EB; z ^= z >> 31
@@ -24,14 +25,12 @@ Writes into ``tests/data/dense/conv/`` (``--out-dir``), for every case NAME:
     /usr/bin/python3 tests/reference/gen_conv2d_fixtures.py [--out-dir DIR]
 """
 
-import argparse
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
+from fixture_files import parse_args
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 MASK = (1 << 64) - 1
 
 # name: (N, C, H, W, O, kh, kw, sh, sw, ph, pw, dh, dw, groups, bias, seed)
@@ -83,9 +82,7 @@ def case_arrays(cfg):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out-dir", type=Path, default=REPO_ROOT / "tests" / "data" / "dense" / "conv")
-    args = p.parse_args(argv)
+    args = parse_args(__doc__, "dense/conv", argv)
     os.environ.setdefault("ATEN_CPU_CAPABILITY", "default")
     import torch
     import torch.nn.functional as F

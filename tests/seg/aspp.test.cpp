@@ -1,6 +1,7 @@
 #include <detseg/io/state_dict.hpp>
 #include <detseg/seg/aspp.hpp>
 
+#include "support/dense_fixtures.hpp"
 #include "support/errors.hpp"
 #include "support/fixtures.hpp"
 
@@ -22,22 +23,6 @@
 using detseg::index_t;
 
 namespace {
-
-// The counter-based generator of tests/reference/gen_conv2d_fixtures.py, bit for bit.
-template <class F>
-void counter_values(std::uint64_t seed, index_t n, F&& put) {
-    for (index_t i = 0; i < n; ++i) {
-        std::uint64_t z = seed * 0x9E3779B97F4A7C15ull +
-                          static_cast<std::uint64_t>(i + 1) * 0xD1B54A32D192ED03ull;
-        z ^= z >> 30;
-        z *= 0xBF58476D1CE4E5B9ull;
-        z ^= z >> 27;
-        z *= 0x94D049BB133111EBull;
-        z ^= z >> 31;
-        const auto u = static_cast<std::int64_t>(z >> 44) - (std::int64_t{1} << 19);
-        put(i, static_cast<double>(u) / double(1 << 19));
-    }
-}
 
 // The weights of tests/reference/gen_aspp_fixtures.py (state_dict(cfg)).
 template <class T>
@@ -63,9 +48,9 @@ detseg::named_tensors<T> make_weights(const detseg::aspp_config& cfg, std::uint6
         } else {
             scale = 0.125;
         }
-        counter_values(1000 * seed + t, n, [&](index_t i, double x) {
-            v[static_cast<std::size_t>(i)] = static_cast<T>(offset + x * scale);
-        });
+        for (index_t i = 0; i < n; ++i)
+            v[static_cast<std::size_t>(i)] =
+                static_cast<T>(offset + testing::counter_value(1000 * seed + t, i) * scale);
         sd.insert(key, shape, std::move(v));
         ++t;
     }
@@ -75,8 +60,8 @@ detseg::named_tensors<T> make_weights(const detseg::aspp_config& cfg, std::uint6
 template <class T>
 detseg::tensor<T, 3> make_input(index_t c, index_t h, index_t w, std::uint64_t seed) {
     detseg::tensor<T, 3> x({c, h, w});
-    counter_values(1000 * seed + 999, x.size(),
-                   [&](index_t i, double v) { x.flat()[static_cast<std::size_t>(i)] = T(v); });
+    for (index_t i = 0; i < x.size(); ++i)
+        x.flat()[static_cast<std::size_t>(i)] = T(testing::counter_value(1000 * seed + 999, i));
     return x;
 }
 
@@ -101,12 +86,7 @@ aspp_case read_case(const std::string& name) {
 }
 
 std::vector<std::string> case_names() {
-    std::ifstream f(testing::data_path("seg/aspp/cases.txt"));
-    std::vector<std::string> names;
-    for (std::string s; std::getline(f, s);)
-        if (!s.empty())
-            names.push_back(s);
-    return names;
+    return testing::fixture_case_names("seg/aspp/cases.txt");
 }
 
 bool heavy(const aspp_case& k) {

@@ -8,6 +8,7 @@
 
 #include "support/errors.hpp"
 #include "support/fixtures.hpp"
+#include "support/seg_fixtures.hpp"
 
 #include <doctest/doctest.h>
 
@@ -20,24 +21,8 @@
 namespace {
 
 using detseg::index_t;
-
-template <class T, std::size_t R>
-detseg::tensor<T, R> cam_fixture(const std::string& name) {
-    return detseg::load_npy(testing::data_path("seg/cam/" + name + ".npy")).as<T, R>();
-}
-
-/// Largest |got - ref| / max(|ref|, floor) over two same-shape arrays (flat).
-template <class A, class B>
-double max_rel(const A& got, const B& ref, double floor = 1e-6) {
-    REQUIRE(got.size() == ref.size());
-    double worst = 0;
-    for (index_t i = 0; i < ref.size(); ++i) {
-        const double r = static_cast<double>(ref.flat()[i]);
-        const double g = static_cast<double>(got.flat()[i]);
-        worst = std::max(worst, std::abs(g - r) / std::max(std::abs(r), floor));
-    }
-    return worst;
-}
+using testing::cam_fixture;
+using testing::max_rel;
 
 template <class T>
 detseg::tensor<T, 3> random_maps(std::mt19937_64& g, index_t c, index_t h, index_t w, double lo,

@@ -6,6 +6,7 @@
 
 #include "support/errors.hpp"
 #include "support/fixtures.hpp"
+#include "support/seg_fixtures.hpp"
 
 #include <doctest/doctest.h>
 
@@ -16,11 +17,7 @@
 namespace {
 
 using detseg::index_t;
-
-template <class T, std::size_t R>
-detseg::tensor<T, R> cam_fixture(const std::string& name) {
-    return detseg::load_npy(testing::data_path("seg/cam/" + name + ".npy")).as<T, R>();
-}
+using testing::cam_fixture;
 
 } // namespace
 

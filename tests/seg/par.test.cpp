@@ -6,6 +6,8 @@
 
 #include "support/errors.hpp"
 #include "support/fixtures.hpp"
+#include "support/seg_fixtures.hpp"
+#include "support/threads.hpp"
 
 #include <doctest/doctest.h>
 
@@ -16,30 +18,11 @@
 #include <string>
 #include <vector>
 
-#if DETSEG_HAS_OPENMP
-#include <omp.h>
-#endif
-
 namespace {
 
 using detseg::index_t;
-
-template <class T, std::size_t R>
-detseg::tensor<T, R> cam_fixture(const std::string& name) {
-    return detseg::load_npy(testing::data_path("seg/cam/" + name + ".npy")).as<T, R>();
-}
-
-template <class A, class B>
-double max_rel(const A& got, const B& ref) {
-    REQUIRE(got.size() == ref.size());
-    double worst = 0;
-    for (index_t i = 0; i < ref.size(); ++i) {
-        const double r = static_cast<double>(ref.flat()[i]);
-        worst = std::max(worst, std::abs(static_cast<double>(got.flat()[i]) - r) /
-                                    std::max(std::abs(r), 1e-6));
-    }
-    return worst;
-}
+using testing::cam_fixture;
+using testing::max_rel;
 
 /// PAR from the definition (file comment of par.hpp), long double, brute force.
 template <class I, class M>
@@ -176,18 +159,8 @@ TEST_CASE("par_refine gives identical results for any thread count") {
         v = u(g);
     for (auto& v : m.flat())
         v = u(g);
-    std::vector<detseg::tensor<float, 3>> runs;
-    for (int threads : {1, 2, 3}) {
-#if DETSEG_HAS_OPENMP
-        omp_set_num_threads(threads);
-#else
-        (void)threads;
-#endif
-        runs.push_back(detseg::par_refine(img, m, {.iterations = 3}));
-    }
-#if DETSEG_HAS_OPENMP
-    omp_set_num_threads(2);
-#endif
+    const auto runs = testing::runs_with_1_2_3_threads(
+        [&] { return detseg::par_refine(img, m, {.iterations = 3}); });
     CHECK(runs[0] == runs[1]);
     CHECK(runs[0] == runs[2]);
 }

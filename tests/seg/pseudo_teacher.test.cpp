@@ -8,6 +8,7 @@
 
 #include "support/errors.hpp"
 #include "support/fixtures.hpp"
+#include "support/seg_fixtures.hpp"
 
 #include <doctest/doctest.h>
 
@@ -20,19 +21,16 @@ using detseg::tensor;
 
 namespace {
 
-template <class T, std::size_t R>
-tensor<T, R> load(const std::string& stem) {
-    return detseg::load_npy(testing::data_path("seg/pseudo/" + stem + ".npy")).as<T, R>();
-}
+using testing::pseudo_fixture;
 
 } // namespace
 
 TEST_CASE_TEMPLATE("teacher_pseudo_labels equals torch softmax max", T, float, double) {
     const std::string tag = sizeof(T) == 4 ? "_f32" : "_f64";
     const double tol = sizeof(T) == 4 ? 1e-6 : 1e-14;
-    const auto x = load<T, 4>("teacher" + tag + "_logits");
-    const auto conf = load<T, 3>("teacher" + tag + "_conf");
-    const auto lab = load<std::int32_t, 3>("teacher" + tag + "_labels");
+    const auto x = pseudo_fixture<T, 4>("teacher" + tag + "_logits");
+    const auto conf = pseudo_fixture<T, 3>("teacher" + tag + "_conf");
+    const auto lab = pseudo_fixture<std::int32_t, 3>("teacher" + tag + "_labels");
     const auto r = detseg::teacher_pseudo_labels(x);
     CHECK(r.labels == lab);
     bool ok = true;

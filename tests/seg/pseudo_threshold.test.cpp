@@ -10,6 +10,7 @@
 
 #include "support/errors.hpp"
 #include "support/fixtures.hpp"
+#include "support/seg_fixtures.hpp"
 
 #include <doctest/doctest.h>
 
@@ -25,10 +26,7 @@ using detseg::tensor;
 
 namespace {
 
-template <class T, std::size_t R>
-tensor<T, R> load(const std::string& stem) {
-    return detseg::load_npy(testing::data_path("seg/pseudo/" + stem + ".npy")).as<T, R>();
-}
+using testing::pseudo_fixture;
 
 bool near(double a, double b, double tol = 1e-12) {
     return std::abs(a - b) <= tol * std::max(1.0, std::abs(b));
@@ -37,9 +35,9 @@ bool near(double a, double b, double tol = 1e-12) {
 } // namespace
 
 TEST_CASE("cw_bass_threshold equals the dynamic-threshold reference batch by batch") {
-    const auto conf = load<double, 4>("cwbass_conf");
-    const auto tau = load<double, 1>("cwbass_tau");
-    const auto p = load<double, 1>("cwbass_params");
+    const auto conf = pseudo_fixture<double, 4>("cwbass_conf");
+    const auto tau = pseudo_fixture<double, 1>("cwbass_tau");
+    const auto p = pseudo_fixture<double, 1>("cwbass_params");
     detseg::cw_bass_threshold policy({.base = p(0), .beta = p(1), .min = p(2), .max = p(3)});
     CHECK(policy.threshold() == std::clamp(p(0) / 2.0, p(2), p(3)));
     int clamped = 0;
@@ -61,13 +59,13 @@ TEST_CASE("cw_bass_threshold equals the dynamic-threshold reference batch by bat
 TEST_CASE("flexmatch_threshold equals the FlexMatch reference (warm-up on and off)") {
     for (const std::string tag : {"flex_warm", "flex_nowarm"}) {
         CAPTURE(tag);
-        const auto idx = load<std::int64_t, 2>(tag + "_index");
-        const auto lab = load<std::int64_t, 2>(tag + "_label");
-        const auto conf = load<double, 2>(tag + "_conf");
-        const auto thr = load<double, 2>(tag + "_thresholds");
-        const auto mask = load<std::uint8_t, 2>(tag + "_mask");
-        const auto fin = load<double, 1>(tag + "_final");
-        const auto p = load<double, 1>(tag + "_params");
+        const auto idx = pseudo_fixture<std::int64_t, 2>(tag + "_index");
+        const auto lab = pseudo_fixture<std::int64_t, 2>(tag + "_label");
+        const auto conf = pseudo_fixture<double, 2>(tag + "_conf");
+        const auto thr = pseudo_fixture<double, 2>(tag + "_thresholds");
+        const auto mask = pseudo_fixture<std::uint8_t, 2>(tag + "_mask");
+        const auto fin = pseudo_fixture<double, 1>(tag + "_final");
+        const auto p = pseudo_fixture<double, 1>(tag + "_params");
         detseg::flexmatch_threshold policy(static_cast<index_t>(p(0)), static_cast<index_t>(p(1)),
                                            {.tau = p(2), .warmup = p(3) != 0.0});
         int passed = 0;
@@ -128,10 +126,10 @@ TEST_CASE("flexmatch_threshold counts against a brute-force memory on random bat
 }
 
 TEST_CASE("freematch_threshold equals the FreeMatch reference; layouts agree") {
-    const auto probs = load<double, 5>("free_probs");
-    const auto tau = load<double, 1>("free_tau");
-    const auto local = load<double, 2>("free_class_tau");
-    const auto p = load<double, 1>("free_params");
+    const auto probs = pseudo_fixture<double, 5>("free_probs");
+    const auto tau = pseudo_fixture<double, 1>("free_tau");
+    const auto local = pseudo_fixture<double, 2>("free_class_tau");
+    const auto p = pseudo_fixture<double, 1>("free_params");
     const auto c_n = static_cast<index_t>(p(0));
     detseg::freematch_threshold policy(c_n, {.momentum = p(1)});
     detseg::freematch_threshold by_items(c_n, {.momentum = p(1)});
@@ -157,10 +155,10 @@ TEST_CASE("freematch_threshold equals the FreeMatch reference; layouts agree") {
 }
 
 TEST_CASE("confidence_decay equals factor^round with its floor") {
-    const auto conf = load<float, 2>("decay_conf");
-    const auto scales = load<double, 1>("decay_scales");
-    const auto out = load<float, 3>("decay_out");
-    const auto p = load<double, 1>("decay_params");
+    const auto conf = pseudo_fixture<float, 2>("decay_conf");
+    const auto scales = pseudo_fixture<double, 1>("decay_scales");
+    const auto out = pseudo_fixture<float, 3>("decay_out");
+    const auto p = pseudo_fixture<double, 1>("decay_params");
     detseg::confidence_decay decay({.factor = p(0), .min_scale = p(1)});
     for (index_t r = 0; r < scales.extent(0); ++r) {
         CHECK(decay.round() == r);
@@ -178,12 +176,12 @@ TEST_CASE("confidence_decay equals factor^round with its floor") {
 }
 
 TEST_CASE("u2pl_entropy_split equals the U2PL reference at every epoch") {
-    const auto probs = load<double, 4>("u2pl_probs");
-    const auto labels = load<std::int32_t, 3>("u2pl_labels");
-    const auto epochs = load<std::int64_t, 1>("u2pl_epochs");
-    const auto gamma = load<double, 1>("u2pl_gamma");
-    const auto mask = load<std::uint8_t, 4>("u2pl_mask");
-    const auto p = load<double, 1>("u2pl_params");
+    const auto probs = pseudo_fixture<double, 4>("u2pl_probs");
+    const auto labels = pseudo_fixture<std::int32_t, 3>("u2pl_labels");
+    const auto epochs = pseudo_fixture<std::int64_t, 1>("u2pl_epochs");
+    const auto gamma = pseudo_fixture<double, 1>("u2pl_gamma");
+    const auto mask = pseudo_fixture<std::uint8_t, 4>("u2pl_mask");
+    const auto p = pseudo_fixture<double, 1>("u2pl_params");
     detseg::u2pl_entropy_split split({.alpha0 = p(0), .total_epochs = static_cast<index_t>(p(1))});
     for (index_t e = 0; e < epochs.extent(0); ++e) {
         split.set_epoch(epochs(e));

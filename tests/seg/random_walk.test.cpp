@@ -8,6 +8,8 @@
 
 #include "support/errors.hpp"
 #include "support/fixtures.hpp"
+#include "support/seg_fixtures.hpp"
+#include "support/threads.hpp"
 
 #include <doctest/doctest.h>
 
@@ -17,31 +19,11 @@
 #include <string>
 #include <vector>
 
-#if DETSEG_HAS_OPENMP
-#include <omp.h>
-#endif
-
 namespace {
 
 using detseg::index_t;
-
-template <class T, std::size_t R>
-detseg::tensor<T, R> cam_fixture(const std::string& name) {
-    return detseg::load_npy(testing::data_path("seg/cam/" + name + ".npy")).as<T, R>();
-}
-
-/// Largest |got - ref| / max(|ref|, floor).
-template <class A, class B>
-double max_rel(const A& got, const B& ref, double floor) {
-    REQUIRE(got.size() == ref.size());
-    double worst = 0;
-    for (index_t i = 0; i < ref.size(); ++i) {
-        const double r = static_cast<double>(ref.data_handle()[i]);
-        const double g = static_cast<double>(got.data_handle()[i]);
-        worst = std::max(worst, std::abs(g - r) / std::max(std::abs(r), floor));
-    }
-    return worst;
-}
+using testing::cam_fixture;
+using testing::max_rel;
 
 template <class T, std::size_t R>
 detseg::strided_view<const T, R> cv(const detseg::tensor<T, R>& t) {
@@ -232,19 +214,10 @@ TEST_CASE("random_walk gives identical results for any thread count") {
     detseg::tensor<float, 3> maps({3, 130, 150});
     for (auto& v : maps.flat())
         v = u(g);
-    std::vector<detseg::tensor<float, 3>> runs;
-    for (int threads : {1, 2, 3}) {
-#if DETSEG_HAS_OPENMP
-        omp_set_num_threads(threads);
-#else
-        (void)threads;
-#endif
+    const auto runs = testing::runs_with_1_2_3_threads([&] {
         const auto tr = detseg::boundary_transition(b);
-        runs.push_back(detseg::random_walk(tr, maps, {.steps = 6}));
-    }
-#if DETSEG_HAS_OPENMP
-    omp_set_num_threads(2);
-#endif
+        return detseg::random_walk(tr, maps, {.steps = 6});
+    });
     CHECK(runs[0] == runs[1]);
     CHECK(runs[0] == runs[2]);
 }

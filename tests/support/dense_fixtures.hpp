@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <fstream>
 #include <limits>
 #include <string>
 #include <vector>
@@ -60,6 +61,39 @@ std::vector<T> fixture_values(std::uint64_t seed, detseg::index_t n, bool specia
     for (std::size_t e = 0; e < d.size(); ++e)
         v[e] = static_cast<T>(d[e]);
     return v;
+}
+
+/// Value `i` of the counter-based generator of tests/reference/gen_conv2d_fixtures.py
+/// (`counter_values`, also used by gen_aspp_fixtures.py), bit for bit: a multiple of 2^-19 in
+/// [-1, 1), exact in float.
+inline double counter_value(std::uint64_t seed, detseg::index_t i) {
+    std::uint64_t z =
+        seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(i + 1) * 0xD1B54A32D192ED03ull;
+    z ^= z >> 30;
+    z *= 0xBF58476D1CE4E5B9ull;
+    z ^= z >> 27;
+    z *= 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    const auto u = static_cast<std::int64_t>(z >> 44) - (std::int64_t{1} << 19);
+    return static_cast<double>(u) / double(1 << 19);
+}
+
+/// Values 0..n-1 of `counter_value(seed, ·)`.
+inline std::vector<double> counter_values(std::uint64_t seed, detseg::index_t n) {
+    std::vector<double> v(static_cast<std::size_t>(n));
+    for (detseg::index_t i = 0; i < n; ++i)
+        v[static_cast<std::size_t>(i)] = counter_value(seed, i);
+    return v;
+}
+
+/// The non-empty lines of the text file tests/data/<rel> (a fixture set's list of case names).
+inline std::vector<std::string> fixture_case_names(const std::string& rel) {
+    std::ifstream f(data_path(rel));
+    std::vector<std::string> names;
+    for (std::string s; std::getline(f, s);)
+        if (!s.empty())
+            names.push_back(s);
+    return names;
 }
 
 /// tests/data/dense/ops/<op>_<f32|f64>.npy (f32 for T = float): the reference outputs of every
