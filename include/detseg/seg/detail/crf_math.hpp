@@ -2,7 +2,8 @@
 #define DETSEG_SEG_DETAIL_CRF_MATH_HPP
 
 // Small numeric kernels of the dense CRF: the padded label stride, a vectorisable exp for the
-// softmax, and per-pixel softmax / argmax over the L labels of an N×S (label-innermost) array.
+// softmax and log for the unary, and per-pixel softmax / argmax over the L labels of an N×S
+// (label-innermost) array.
 
 #include <detseg/config.hpp>
 #include <detseg/core/detail/cpu.hpp>
@@ -108,6 +109,47 @@ DETSEG_ALWAYS_INLINE void crf_exp8_reg(crf_v8f& v) noexcept {
     crf_bits(ei, e);
     ei &= ~under;
     crf_bits(v, ei);
+}
+
+/// log of the 8 floats at x, in place, for positive normal floats (about 1 ulp from logf):
+/// x = m·2^e with m in [√½, √2), log x = e·ln2 + log1p(m - 1), the latter as
+/// f - f²/2 + f³·P(f) (P of degree 8, Cephes' logf coefficients), ln2 in two parts.
+DETSEG_ALWAYS_INLINE void crf_log8(float* x) noexcept {
+    crf_v8f v;
+    std::memcpy(&v, x, sizeof v);
+    crf_v8i bits;
+    crf_bits(bits, v);
+    crf_v8i e = ((bits >> 23) & 0xFF) - 126;
+    crf_v8i mbits = (bits & 0x007FFFFF) | 0x3F000000; // m in [0.5, 1)
+    crf_v8f m;
+    crf_bits(m, mbits);
+    const crf_v8i small = m < 0.707106781186547524f;
+    e += small; // -1 where m < √½ (then m is doubled)
+    crf_v8f m2 = m + m;
+    crf_v8i mi, m2i;
+    crf_bits(mi, m);
+    crf_bits(m2i, m2);
+    const crf_v8i ti = (m2i & small) | (mi & ~small);
+    crf_v8f t;
+    crf_bits(t, ti);
+    const crf_v8f f = t - 1.0f; // exact (Sterbenz)
+    const crf_v8f z = f * f;
+    crf_v8f y = crf_v8f{} + 7.0376836292e-2f;
+    y = y * f - 1.1514610310e-1f;
+    y = y * f + 1.1676998740e-1f;
+    y = y * f - 1.2420140846e-1f;
+    y = y * f + 1.4249322787e-1f;
+    y = y * f - 1.6668057665e-1f;
+    y = y * f + 2.0000714765e-1f;
+    y = y * f - 2.4999993993e-1f;
+    y = y * f + 3.3333331174e-1f;
+    y = y * f * z;
+    const crf_v8f fe = __builtin_convertvector(e, crf_v8f);
+    y += fe * -2.12194440e-4f;
+    y += z * -0.5f;
+    crf_v8f r = f + y;
+    r += fe * 0.693359375f;
+    std::memcpy(x, &r, sizeof r);
 }
 
 DETSEG_ALWAYS_INLINE void crf_exp8(float* x) noexcept {
@@ -248,6 +290,35 @@ DETSEG_ALWAYS_INLINE void crf_exp_array(float* x, index_t n) noexcept {
 DETSEG_ALWAYS_INLINE void crf_exp_array(double* x, index_t n) noexcept {
     for (index_t k = 0; k < n; ++k)
         x[k] = crf_exp(x[k]);
+}
+
+/// x[k] = log(x[k]) for k < n, x[k] positive normal floats: crf_log8 on blocks of 8 (with GCC or
+/// Clang; the same operations lane by lane in the baseline and the AVX2 copy, so the same
+/// results on every x86-64 CPU), std::log on the rest.
+DETSEG_ALWAYS_INLINE void crf_log_array_body(float* x, index_t n) noexcept {
+    index_t k = 0;
+#if defined(__GNUC__) || defined(__clang__)
+    for (; k + 8 <= n; k += 8)
+        crf_log8(x + k);
+#endif
+    for (; k < n; ++k)
+        x[k] = std::log(x[k]);
+}
+
+inline void crf_log_array_base(float* x, index_t n) noexcept { crf_log_array_body(x, n); }
+#if DETSEG_X86_DISPATCH
+DETSEG_TARGET_AVX2 inline void crf_log_array_avx2(float* x, index_t n) noexcept {
+    crf_log_array_body(x, n);
+}
+#endif
+
+/// crf_log_array_body, the AVX2 copy on CPUs that have it.
+inline void crf_log_array(float* x, index_t n) noexcept {
+#if DETSEG_X86_DISPATCH
+    if (has_avx2())
+        return crf_log_array_avx2(x, n);
+#endif
+    crf_log_array_base(x, n);
 }
 
 /// Q_i = softmax(t_i) over the S lanes of each pixel in [begin, end) (padded lanes of t hold
