@@ -30,9 +30,6 @@
 #include <string>
 #include <vector>
 
-#if DETSEG_HAS_OPENMP
-#include <omp.h>
-#endif
 
 namespace {
 
@@ -84,13 +81,7 @@ struct samples {
     }
 };
 
-void set_threads(int t) {
-#if DETSEG_HAS_OPENMP
-    omp_set_num_threads(t);
-#else
-    (void)t;
-#endif
-}
+using timing::set_threads;
 
 } // namespace
 

@@ -28,9 +28,6 @@
 #include <string>
 #include <vector>
 
-#if DETSEG_HAS_OPENMP
-#include <omp.h>
-#endif
 
 namespace {
 
@@ -42,13 +39,7 @@ using timing::time_ms;
 
 using timing::write_raw;
 
-void set_threads(int t) {
-#if DETSEG_HAS_OPENMP
-    omp_set_num_threads(t);
-#else
-    (void)t;
-#endif
-}
+using timing::set_threads;
 
 summary per_image(summary s, index_t images) {
     const auto n = static_cast<double>(images);

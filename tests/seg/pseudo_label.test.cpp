@@ -13,6 +13,7 @@
 
 #include "support/errors.hpp"
 #include "support/fixtures.hpp"
+#include "support/threads.hpp"
 
 #include <Eigen/Core>
 #include <doctest/doctest.h>
@@ -28,9 +29,6 @@
 #include <string>
 #include <vector>
 
-#if DETSEG_HAS_OPENMP
-#include <omp.h>
-#endif
 
 using detseg::cross_entropy_loss;
 using detseg::cross_entropy_params;
@@ -86,13 +84,7 @@ bool close_value(double a, double b, double tol) {
     return std::abs(a - b) <= tol * std::max(std::abs(b), 1e-300);
 }
 
-void set_threads(int t) {
-#if DETSEG_HAS_OPENMP
-    omp_set_num_threads(t);
-#else
-    (void)t;
-#endif
-}
+using testing::set_threads;
 
 struct case_params {
     loss_reduction reduction;

@@ -11,22 +11,25 @@
 
 namespace testing {
 
+/// Sets the OpenMP thread count (nothing without OpenMP).
+inline void set_threads(int threads) {
+#if DETSEG_HAS_OPENMP
+    omp_set_num_threads(threads);
+#else
+    (void)threads;
+#endif
+}
+
 /// The results of `f()` run with 1, 2 and 3 OpenMP threads, in that order (three plain runs
 /// without OpenMP); the thread count is 2 afterwards.
 template <class F>
 auto runs_with_1_2_3_threads(F&& f) {
     std::vector<decltype(f())> runs;
     for (int threads : {1, 2, 3}) {
-#if DETSEG_HAS_OPENMP
-        omp_set_num_threads(threads);
-#else
-        (void)threads;
-#endif
+        set_threads(threads);
         runs.push_back(f());
     }
-#if DETSEG_HAS_OPENMP
-    omp_set_num_threads(2);
-#endif
+    set_threads(2);
     return runs;
 }
 
