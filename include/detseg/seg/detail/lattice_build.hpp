@@ -8,6 +8,7 @@
 // d+1 axes. Built in parallel; the numbering does not depend on the thread count.
 
 #include <detseg/config.hpp>
+#include <detseg/core/detail/cpu.hpp>
 #include <detseg/core/parallel.hpp>
 #include <detseg/seg/detail/lattice_hash.hpp>
 
