@@ -38,6 +38,7 @@
 #include <utility>
 #include <vector>
 
+
 namespace detseg::detail {
 
 
@@ -206,12 +207,30 @@ DETSEG_ALWAYS_INLINE void lat_scatter_many_body(int K, const std::int32_t* const
     }
 }
 
-template <class T, int B>
+// How many lattice points ahead the blur prefetches the neighbours' rows when they are far.
+inline constexpr index_t lat_blur_ahead = 20;
+
+// new_v[v + 1] = old_v[v + 1] + ½(old_v[n1] + old_v[n2]) for the lattice points [begin, end).
+// Prefetch: the neighbours' rows `lat_blur_ahead` points ahead are prefetched (for lattices whose
+// neighbours are far apart in memory, where the hardware prefetchers cannot guess them).
+template <class T, int B, bool Prefetch = false>
 DETSEG_ALWAYS_INLINE void lat_blur_body(const std::int32_t* DETSEG_RESTRICT nb,
                                         const T* DETSEG_RESTRICT old_v, T* DETSEG_RESTRICT new_v,
                                         index_t S, index_t begin, index_t end) noexcept {
     using V = lat_lanes<T, B>;
     for (index_t v = begin; v < end; ++v) {
+#if defined(__GNUC__) || defined(__clang__)
+        if constexpr (Prefetch) {
+            if (v + lat_blur_ahead < end) {
+                const T* pa = old_v + static_cast<index_t>(nb[2 * (v + lat_blur_ahead)]) * S;
+                const T* pz = old_v + static_cast<index_t>(nb[2 * (v + lat_blur_ahead) + 1]) * S;
+                __builtin_prefetch(pa);
+                __builtin_prefetch(pa + S - 1);
+                __builtin_prefetch(pz);
+                __builtin_prefetch(pz + S - 1);
+            }
+        }
+#endif
         const T* c = old_v + (v + 1) * S;
         const T* a = old_v + static_cast<index_t>(nb[2 * v]) * S;
         const T* z = old_v + static_cast<index_t>(nb[2 * v + 1]) * S;
@@ -313,10 +332,10 @@ void lat_scatter_many_base(int K, const std::int32_t* const* offsets, const T* c
                            const T* in, index_t S, index_t l0, index_t l1) noexcept {
     lat_scatter_many_body<T, B>(K, offsets, weights, d1s, values, i0, i1, in, S, l0, l1);
 }
-template <class T, int B>
+template <class T, int B, bool Prefetch = false>
 void lat_blur_base(const std::int32_t* nb, const T* old_v, T* new_v, index_t S, index_t begin,
                    index_t end) noexcept {
-    lat_blur_body<T, B>(nb, old_v, new_v, S, begin, end);
+    lat_blur_body<T, B, Prefetch>(nb, old_v, new_v, S, begin, end);
 }
 template <class T, int B, bool Acc>
 void lat_slice_base(const std::int32_t* offset, const T* weight, int d1, const T* values,
@@ -339,10 +358,10 @@ DETSEG_TARGET_AVX2 void lat_scatter_many_avx2(int K, const std::int32_t* const* 
                                               index_t l1) noexcept {
     lat_scatter_many_body<T, B>(K, offsets, weights, d1s, values, i0, i1, in, S, l0, l1);
 }
-template <class T, int B>
+template <class T, int B, bool Prefetch = false>
 DETSEG_TARGET_AVX2 void lat_blur_avx2(const std::int32_t* nb, const T* old_v, T* new_v, index_t S,
                                       index_t begin, index_t end) noexcept {
-    lat_blur_body<T, B>(nb, old_v, new_v, S, begin, end);
+    lat_blur_body<T, B, Prefetch>(nb, old_v, new_v, S, begin, end);
 }
 template <class T, int B, bool Acc>
 DETSEG_TARGET_AVX2 void lat_slice_avx2(const std::int32_t* offset, const T* weight, int d1,
@@ -401,6 +420,25 @@ public:
             }
         }
 
+        // far neighbours: when the value rows of a typical neighbour (the median over a sample
+        // of lattice points and axes) are more than ~256 KB away, the blur prefetches them
+        {
+            std::vector<index_t> dist;
+            const index_t step = std::max<index_t>(1, m_ / 4096);
+            for (int j = 0; j < d1; ++j)
+                for (index_t v = 0; v < m_; v += step)
+                    for (int side = 0; side < 2; ++side) {
+                        const index_t u = neighbours_[static_cast<std::size_t>((j * m_ + v) * 2 + side)];
+                        if (u > 0)
+                            dist.push_back(u - 1 > v ? u - 1 - v : v - (u - 1));
+                    }
+            far_ = false;
+            if (!dist.empty()) {
+                auto mid = dist.begin() + static_cast<std::ptrdiff_t>(dist.size() / 2);
+                std::nth_element(dist.begin(), mid, dist.end());
+                far_ = *mid * 96 > (index_t(256) << 10);
+            }
+        }
         alpha_ = static_cast<T>(1.0f / (1.0f + std::pow(2.0f, static_cast<float>(-d))));
         // plain weights: splat bary, slice bary·alpha
         slice_w_.resize(splat_w_.size());
@@ -445,11 +483,17 @@ public:
                 lat_dispatch(S, [&]<int B, bool Avx>() {
 #if DETSEG_X86_DISPATCH
                     if constexpr (Avx) {
-                        lat_blur_avx2<T, B>(nb, cur, nxt, S, lo, hi);
+                        if (far_)
+                            lat_blur_avx2<T, B, true>(nb, cur, nxt, S, lo, hi);
+                        else
+                            lat_blur_avx2<T, B>(nb, cur, nxt, S, lo, hi);
                         return;
                     }
 #endif
-                    lat_blur_base<T, B>(nb, cur, nxt, S, lo, hi);
+                    if (far_)
+                        lat_blur_base<T, B, true>(nb, cur, nxt, S, lo, hi);
+                    else
+                        lat_blur_base<T, B>(nb, cur, nxt, S, lo, hi);
                 });
             };
             // a small lattice is blurred on the calling thread (a parallel region per axis
@@ -523,30 +567,7 @@ public:
             });
         });
         add_rows(a, b, rows, S);
-        // blur along each axis
-        T* cur = a;
-        T* nxt = b;
-        for (int j = 0; j < d1; ++j) {
-            const std::int32_t* nb = neighbours_.data() + static_cast<std::size_t>(j) * m_ * 2;
-            auto run = [&](index_t lo, index_t hi) {
-                lat_dispatch(S, [&]<int B, bool Avx>() {
-#if DETSEG_X86_DISPATCH
-                    if constexpr (Avx) {
-                        lat_blur_avx2<T, B>(nb, cur, nxt, S, lo, hi);
-                        return;
-                    }
-#endif
-                    lat_blur_base<T, B>(nb, cur, nxt, S, lo, hi);
-                });
-            };
-            // a small lattice is blurred on the calling thread (a parallel region per axis
-            // would cost more than the work)
-            if (m_ * S < (index_t(1) << 16) || max_threads() == 1)
-                run(0, m_);
-            else
-                parallel_for_chunks(m_, 2048, run);
-            std::swap(cur, nxt);
-        }
+        const T* cur = blur(a, b, S);
         // slice
         const T* base = base_in ? base_in : out;
         if (softmax_out) {
@@ -653,6 +674,7 @@ private:
     std::vector<T> splat_w_;               // N×(d+1)
     std::vector<T> slice_w_;               // N×(d+1)
     bool weights_set_ = false;             // set_weights has scaled the plain weights
+    bool far_ = false;                     // the blur prefetches the neighbours' rows
 };
 
 /// One kernel of `lattice_mean_field`: its lattice, two or three scratch buffers of
